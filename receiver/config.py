@@ -1,0 +1,215 @@
+"""vidhook's configuration: one TOML file decoded into Structs, `${ENV}` for secrets."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from receiver.errors import ConfigError
+
+__all__ = [
+    "PROVIDER_NAMES",
+    "ApiToken",
+    "HmacConfig",
+    "LogConfig",
+    "MappingConfig",
+    "RuleConfig",
+    "ServerConfig",
+    "Settings",
+    "SourceConfig",
+    "StandardWebhooksConfig",
+    "StoreConfig",
+    "expand_env",
+    "load_settings",
+    "parse_settings",
+]
+
+ProviderName = Literal["vibegen", "evolink", "videoapi", "seedanceapi", "aioagi", "ark", "generic"]
+PROVIDER_NAMES: tuple[str, ...] = ProviderName.__args__  # type: ignore[attr-defined]
+Scope = Literal["read", "admin", "submit"]
+
+
+class _Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Base for config sections: unknown keys are refused, so typos fail at load."""
+
+
+class HmacConfig(_Config):
+    """An HMAC signature over the raw body, or over a template such as `{timestamp}.{body}`."""
+
+    secret: str | list[str]
+    header: str = "X-Signature"
+    algorithm: Literal["sha256", "sha512"] = "sha256"
+    encoding: Literal["hex", "base64"] = "hex"
+    prefix: str = ""
+    template: str = "{body}"
+    timestamp_header: str | None = None
+    tolerance: int = 300
+
+
+class StandardWebhooksConfig(_Config):
+    """Standard Webhooks verification (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
+
+    secret: str | list[str]
+    tolerance: int = 300
+
+
+class MappingConfig(_Config):
+    """Dotted paths that locate a generic provider's fields in its JSON body."""
+
+    task_id: str
+    status: str
+    video_urls: str | None = None
+    error: str | None = None
+    model: str | None = None
+    progress: str | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
+
+
+class SourceConfig(_Config):
+    """One inbound channel of one provider kind."""
+
+    provider: ProviderName
+    tokens: list[str] = []
+    hmac: HmacConfig | None = None
+    standard_webhooks: StandardWebhooksConfig | None = None
+    allow_ips: list[str] = []
+    trusted_proxies: list[str] = []
+    api_key: str | None = None
+    base_url: str | None = None
+    confirm: bool = False
+    poll_interval: float = 10.0
+    poll_timeout: float = 1800.0
+    max_polls_in_flight: int = 8
+    mapping: MappingConfig | None = None
+    statuses: dict[str, str] = {}
+    labels: dict[str, str] = {}
+    rate_limit: float | None = None
+    rate_burst: int | None = None
+
+
+class ServerConfig(_Config):
+    """How vidhook listens and the public address providers reach it at."""
+
+    public_url: str = "http://127.0.0.1:8080"
+    host: str = "0.0.0.0"  # noqa: S104 - a callback endpoint is meant to be reachable
+    port: int = 8080
+    max_body_bytes: int = 1_048_576
+    max_json_depth: int = 64
+    rejected_log_size: int = 1000
+
+
+class StoreConfig(_Config):
+    """Where events live."""
+
+    url: str = "sqlite:///vidhook.db"
+    retention_days: int = 30
+
+
+class ApiToken(_Config):
+    """A bearer token for the admin and submit APIs."""
+
+    name: str
+    token: str
+    scopes: list[Scope] = ["read"]
+
+
+class RuleConfig(_Config):
+    """A routing rule as written in TOML: when the filter matches, send to the sinks."""
+
+    name: str
+    sinks: list[str]
+    when: dict[str, Any] | None = None
+    stop: bool = False
+
+
+class LogConfig(_Config):
+    """Logging level and format (`auto`: readable in a terminal, JSON otherwise)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "console"] = "auto"
+
+
+class Settings(_Config):
+    """The whole configuration."""
+
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    store: StoreConfig = msgspec.field(default_factory=StoreConfig)
+    log: LogConfig = msgspec.field(default_factory=LogConfig)
+    api_tokens: list[ApiToken] = []
+    sources: dict[str, SourceConfig] = {}
+    sinks: dict[str, dict[str, Any]] = {}
+    rules: list[RuleConfig] = []
+    rules_dir: str | None = None
+
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def expand_env(value: Any, env: dict[str, str], path: str = "$") -> Any:
+    """Replace `${NAME}` in every string of a decoded TOML tree with the environment's value."""
+    if isinstance(value, str):
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in env:
+                raise ConfigError(f"{path}: environment variable {name} is not set")
+            return env[name]
+
+        return _ENV_REF.sub(substitute, value)
+    if isinstance(value, dict):
+        return {k: expand_env(v, env, f"{path}.{k}") for k, v in value.items()}
+    if isinstance(value, list):
+        return [expand_env(v, env, f"{path}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def parse_settings(text: str, *, origin: str = "<config>", env: dict[str, str] | None = None) -> Settings:
+    """Decode TOML text into Settings, naming the file and key path of any error."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
+    try:
+        expanded = expand_env(raw, dict(os.environ) if env is None else env)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc.message}") from None
+    try:
+        settings = msgspec.convert(expanded, Settings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
+    _check_sources(settings, origin)
+    return settings
+
+
+def _check_sources(settings: Settings, origin: str) -> None:
+    for name, source in settings.sources.items():
+        where = f"{origin}: sources.{name}"
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+            raise ConfigError(f"{where}: a source name may hold only letters, digits, '-', '_', '.'")
+        if source.provider == "generic" and source.mapping is None:
+            raise ConfigError(f"{where}: provider 'generic' needs a `mapping` of dotted paths")
+        bad = {w: s for w, s in source.statuses.items() if s not in _STATUSES}
+        if bad:
+            raise ConfigError(f"{where}.statuses: unknown target status {bad}; use one of {_STATUSES}")
+    for token in settings.api_tokens:
+        if len(token.token) < 16:
+            raise ConfigError(f"{origin}: api_tokens.{token.name}: token must be 16+ characters")
+
+
+_STATUSES = ("pending", "processing", "completed", "failed", "cancelled", "expired")
+
+
+def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:
+    """Read and decode a config file."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"{file}: cannot read: {exc.strerror}") from None
+    return parse_settings(text, origin=str(file), env=env)

@@ -1,0 +1,160 @@
+"""The normalised event every provider's callback or poll result becomes."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import UTC, datetime
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "STATUS_RANK",
+    "Credits",
+    "ErrorInfo",
+    "Event",
+    "EventType",
+    "Status",
+    "TaskReport",
+    "event_type",
+    "is_terminal",
+    "new_id",
+    "rfc3339",
+    "to_rfc3339",
+]
+
+Status = Literal["pending", "processing", "completed", "failed", "cancelled", "expired"]
+EventType = Literal["task.completed", "task.failed", "task.progress"]
+
+# Higher rank is later in a task's life; a task never moves to a lower rank.
+STATUS_RANK: dict[str, int] = {
+    "pending": 0,
+    "processing": 1,
+    "completed": 2,
+    "failed": 2,
+    "cancelled": 2,
+    "expired": 2,
+}
+
+
+class ErrorInfo(msgspec.Struct, omit_defaults=True):
+    """Why a task failed, as the provider put it."""
+
+    message: str
+    code: str | None = None
+
+
+class Credits(msgspec.Struct, omit_defaults=True):
+    """Credits the provider reserved for a task and whether they were refunded."""
+
+    reserved: float | None = None
+    refunded: bool | None = None
+
+
+class TaskReport(msgspec.Struct, kw_only=True):
+    """What a provider said about one task, before vidhook gives it an identity."""
+
+    task_id: str
+    status: Status
+    provider_status: str
+    model: str | None = None
+    video_urls: list[str] = msgspec.field(default_factory=list)
+    error: ErrorInfo | None = None
+    progress: int | None = None
+    credits: Credits | None = None
+    created_at: str | None = None
+    finished_at: str | None = None
+    poll_interval: float | None = None
+
+
+class Event(msgspec.Struct, kw_only=True):
+    """One normalised task event: what vidhook stores, routes and replays."""
+
+    id: str
+    type: EventType
+    source: str
+    provider: str
+    task_id: str
+    status: Status
+    provider_status: str
+    model: str | None = None
+    video_urls: list[str] = msgspec.field(default_factory=list)
+    error: ErrorInfo | None = None
+    progress: int | None = None
+    credits: Credits | None = None
+    labels: dict[str, str] = msgspec.field(default_factory=dict)
+    created_at: str | None = None
+    finished_at: str | None = None
+    received_at: str
+    verified_by: list[str] = msgspec.field(default_factory=list)
+
+
+def event_type(status: Status) -> EventType:
+    """The event type for a normalised status."""
+    if status == "completed":
+        return "task.completed"
+    if status in ("failed", "cancelled", "expired"):
+        return "task.failed"
+    return "task.progress"
+
+
+def is_terminal(status: str) -> bool:
+    """Whether a task in this status will not change again."""
+    return STATUS_RANK.get(status, 0) >= 2
+
+
+def rfc3339(moment: datetime) -> str:
+    """Format an aware datetime as RFC 3339 UTC with millisecond precision."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def to_rfc3339(value: object) -> str | None:
+    """Read a provider timestamp (ISO 8601 string or unix seconds/ms) as RFC 3339 UTC.
+
+    Values that are not timestamps give None rather than an error: a provider's odd clock
+    field must not cost the user an event.
+    """
+    if value is None or isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        seconds = float(value) / 1000 if value > 1e11 else float(value)
+        try:
+            return rfc3339(datetime.fromtimestamp(seconds, UTC))
+        except (OverflowError, OSError, ValueError):
+            return None
+    if isinstance(value, str) and value:
+        text = value.strip()
+        if text.replace(".", "", 1).isdigit():
+            return to_rfc3339(float(text))
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return rfc3339(parsed)
+    return None
+
+
+_last_ms = 0
+_seq = 0
+
+
+def new_id() -> str:
+    """A UUIDv7 string: time-ordered, unique, and sortable as text."""
+    global _last_ms, _seq
+    ms = time.time_ns() // 1_000_000
+    if ms <= _last_ms:
+        ms = _last_ms
+        _seq += 1
+        if _seq > 0xFFF:
+            ms = _last_ms = _last_ms + 1
+            _seq = 0
+    else:
+        _last_ms, _seq = ms, int.from_bytes(os.urandom(2), "big") & 0x3FF
+    rand_a = _seq & 0xFFF
+    rand_b = int.from_bytes(os.urandom(8), "big") & 0x3FFFFFFFFFFFFFFF
+    value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0x2 << 62) | rand_b
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

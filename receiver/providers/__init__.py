@@ -1,0 +1,1 @@
+"""Provider dialects, one module each, and the registry that names them."""

@@ -1,0 +1,1 @@
+"""Sink types, one module each, and the registry that names them."""

@@ -1,0 +1,99 @@
+"""The one narrow interface every sink implements, and what it is handed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+import msgspec
+
+from receiver.event import Event
+
+__all__ = [
+    "Delivery",
+    "SendResult",
+    "Sink",
+    "SinkConfig",
+    "SinkContext",
+    "SinkError",
+    "SinkType",
+]
+
+
+class SinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """Options every sink has; each sink type's config Struct extends this one.
+
+    `retry_schedule` is the list of delays in seconds before each retry; after the last one the
+    delivery is dead. None means the default schedule.
+    """
+
+    type: str
+    concurrency: int = 4
+    timeout: float = 15.0
+    retry_schedule: list[float] | None = None
+
+
+class Delivery(msgspec.Struct, kw_only=True):
+    """One event on its way to one sink. `webhook_id` stays the same across retries."""
+
+    id: str
+    sink: str
+    webhook_id: str
+    attempt: int
+    replay: bool
+    event: Event
+    raw_body: bytes | None = None
+
+
+class SendResult(msgspec.Struct):
+    """A successful send: the status the sink answered and an excerpt of its answer."""
+
+    status_code: int | None = None
+    response_excerpt: str = ""
+
+
+class SinkError(Exception):
+    """A failed send. `retryable` says whether trying again may help; `retry_after` is the
+    sink's own wish in seconds (HTTP `Retry-After`)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        status_code: int | None = None,
+        response_excerpt: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retryable = retryable
+        self.retry_after = retry_after
+        self.status_code = status_code
+        self.response_excerpt = response_excerpt
+
+
+@dataclass(frozen=True)
+class SinkContext:
+    """What a sink may use from the service: the shared HTTP client."""
+
+    http: httpx.AsyncClient
+
+
+class Sink(Protocol):
+    """A place events go. `send` returns on success and raises SinkError on failure."""
+
+    name: str
+    config: SinkConfig
+
+    async def send(self, delivery: Delivery) -> SendResult: ...
+
+
+@dataclass(frozen=True)
+class SinkType:
+    """A registry entry: the config Struct of a sink type and how to build one."""
+
+    config: type[SinkConfig]
+    build: Callable[[str, Any, SinkContext], Sink]

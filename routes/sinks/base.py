@@ -83,10 +83,16 @@ class SinkContext:
 
 
 class Sink(Protocol):
-    """A place events go. `send` returns on success and raises SinkError on failure."""
+    """A place events go. `send` returns on success and raises SinkError on failure.
 
-    name: str
-    config: SinkConfig
+    `name` and `config` are read-only here so that a sink may narrow `config` to its own type.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def config(self) -> SinkConfig: ...
 
     async def send(self, delivery: Delivery) -> SendResult: ...
 

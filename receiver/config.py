@@ -169,7 +169,9 @@ def expand_env(value: Any, env: dict[str, str], path: str = "$") -> Any:
     return value
 
 
-def parse_settings(text: str, *, origin: str = "<config>", env: dict[str, str] | None = None) -> Settings:
+def parse_settings(
+    text: str, *, origin: str = "<config>", env: dict[str, str] | None = None
+) -> Settings:
     """Decode TOML text into Settings, naming the file and key path of any error."""
     try:
         raw = tomllib.loads(text)
@@ -191,12 +193,16 @@ def _check_sources(settings: Settings, origin: str) -> None:
     for name, source in settings.sources.items():
         where = f"{origin}: sources.{name}"
         if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
-            raise ConfigError(f"{where}: a source name may hold only letters, digits, '-', '_', '.'")
+            raise ConfigError(
+                f"{where}: a source name may hold only letters, digits, '-', '_', '.'"
+            )
         if source.provider == "generic" and source.mapping is None:
             raise ConfigError(f"{where}: provider 'generic' needs a `mapping` of dotted paths")
         bad = {w: s for w, s in source.statuses.items() if s not in _STATUSES}
         if bad:
-            raise ConfigError(f"{where}.statuses: unknown target status {bad}; use one of {_STATUSES}")
+            raise ConfigError(
+                f"{where}.statuses: unknown target status {bad}; use one of {_STATUSES}"
+            )
     for token in settings.api_tokens:
         if len(token.token) < 16:
             raise ConfigError(f"{origin}: api_tokens.{token.name}: token must be 16+ characters")

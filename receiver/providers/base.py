@@ -67,5 +67,7 @@ def decode_payload(body: bytes, kind: type[T], provider: str) -> T:
         raise UnreadablePayload(f"{provider} payload: {exc}") from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"body is not valid JSON: {exc}", code="invalid_json") from None
+    except UnicodeDecodeError:
+        raise BadRequest("body is not valid UTF-8", code="invalid_json") from None
     except RecursionError:
         raise BadRequest("JSON body is nested too deeply", code="invalid_json") from None

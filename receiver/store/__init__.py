@@ -1,0 +1,83 @@
+"""Storage behind one small protocol, with SQLite and PostgreSQL implementations."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from receiver.errors import ConfigError
+from receiver.event import Event
+from receiver.store.records import (
+    AttemptRecord,
+    DeliveryRow,
+    DueDelivery,
+    EventFilter,
+    IngestResult,
+    RawRequest,
+    Rejection,
+    Router,
+    SinkStats,
+    StoredEvent,
+)
+
+__all__ = ["Store", "open_store"]
+
+
+class Store(Protocol):
+    """Where vidhook keeps events, raw requests, tasks, the outbox and attempts.
+
+    `ingest` commits the event, its raw request and its deliveries in one transaction before it
+    returns; a repeat of (source, task_id, status) stores nothing and says `duplicate`.
+    """
+
+    url: str
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    async def ping(self) -> None: ...
+    def on_new_deliveries(self, callback: object) -> None: ...
+
+    async def ingest(
+        self, event: Event, raw: RawRequest, route: Router, *, hold: bool = False
+    ) -> IngestResult: ...
+    async def record_rejection(self, rejection: Rejection, keep: int) -> None: ...
+    async def get_meta(self, key: str) -> str | None: ...
+    async def set_meta(self, key: str, value: str) -> None: ...
+
+    async def claim(
+        self, sink: str, owner: str, now: float, lease: float, limit: int
+    ) -> list[DueDelivery]: ...
+    async def finish(self, attempt: AttemptRecord) -> None: ...
+    async def release(self, owner: str) -> None: ...
+    async def next_due(self, now: float) -> float | None: ...
+    async def outbox_depth(self) -> tuple[int, float | None]: ...
+
+    async def list_events(self, where: EventFilter, limit: int) -> list[StoredEvent]: ...
+    async def get_event(self, event_id: str) -> StoredEvent | None: ...
+    async def get_raw(self, event_id: str) -> RawRequest | None: ...
+    async def deliveries_of(self, event_id: str) -> list[DeliveryRow]: ...
+    async def attempts_of(self, event_id: str) -> list[AttemptRecord]: ...
+    async def list_deliveries(
+        self, state: str | None, sink: str | None, before_id: str | None, limit: int
+    ) -> list[DeliveryRow]: ...
+    async def add_deliveries(
+        self, event_id: str, pairs: list[tuple[str | None, str]], *, replay: bool, now: float
+    ) -> list[str]: ...
+    async def retry_delivery(self, delivery_id: str, now: float) -> bool: ...
+    async def retry_dead(self, sink: str | None, now: float) -> int: ...
+    async def sink_stats(self) -> list[SinkStats]: ...
+    async def list_rejected(self, limit: int) -> list[Rejection]: ...
+    async def prune(self, before: str) -> int: ...
+
+
+def open_store(url: str) -> Store:
+    """The store for a `store.url`: `sqlite:///path` or `postgresql://...`."""
+    if url.startswith("sqlite://"):
+        from receiver.store.sqlite import SqliteStore
+
+        return SqliteStore(url)
+    if url.startswith(("postgresql://", "postgres://")):
+        from receiver.store.postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
+
+        store: Store = PostgresStore(url)
+        return store
+    raise ConfigError(f"store.url: unsupported scheme in {url!r}; use sqlite:/// or postgresql://")

@@ -1,0 +1,159 @@
+"""The records the store takes and gives, shared by every store implementation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Literal
+
+import msgspec
+
+from receiver.event import Event
+
+__all__ = [
+    "AttemptRecord",
+    "DeliveryRow",
+    "DueDelivery",
+    "EventFilter",
+    "IngestResult",
+    "RawRequest",
+    "Rejection",
+    "Router",
+    "SinkStats",
+    "StoredEvent",
+    "TaskRecord",
+]
+
+# Picks (rule, sink) pairs for an event; called inside the ingest transaction, after labels merge.
+Router = Callable[[Event], list[tuple[str, str]]]
+
+DeliveryState = Literal["pending", "held", "delivered", "dead"]
+AttemptOutcome = Literal["delivered", "retry", "dead"]
+
+
+class RawRequest(msgspec.Struct, kw_only=True):
+    """The request a callback arrived in, with secret headers already redacted."""
+
+    method: str
+    path: str
+    client: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class IngestResult(msgspec.Struct, kw_only=True):
+    """What storing an event did: the stored event (or the earlier one it repeats)."""
+
+    event: Event
+    duplicate: bool
+    stale: bool
+    deliveries: int
+
+
+class Rejection(msgspec.Struct, kw_only=True):
+    """A refused request, kept in a bounded log for debugging."""
+
+    at: str
+    source: str | None
+    reason: str
+    status: int
+    message: str
+    client: str
+    size: int
+    head: bytes
+
+
+class DueDelivery(msgspec.Struct, kw_only=True):
+    """A delivery claimed by a worker, with what it needs to send."""
+
+    id: str
+    event_id: str
+    sink: str
+    webhook_id: str
+    attempts: int
+    replay: bool
+    event: Event
+    raw_body: bytes | None
+
+
+class AttemptRecord(msgspec.Struct, kw_only=True):
+    """One delivery attempt and what it led to (`next_at` when retrying)."""
+
+    delivery_id: str
+    number: int
+    at: str
+    outcome: AttemptOutcome
+    latency_ms: float
+    status_code: int | None = None
+    error: str | None = None
+    response: str | None = None
+    next_at: float | None = None
+
+
+class DeliveryRow(msgspec.Struct, kw_only=True):
+    """A delivery as the admin API shows it."""
+
+    id: str
+    event_id: str
+    sink: str
+    rule: str | None
+    state: DeliveryState
+    replay: bool
+    webhook_id: str
+    attempts: int
+    next_at: float
+    created_at: str
+    updated_at: str
+    last_error: str | None
+
+
+class StoredEvent(msgspec.Struct, kw_only=True):
+    """An event with its storage flags: `stale` (arrived after a later status), `held`."""
+
+    event: Event
+    stale: bool
+    held: bool
+    note: str | None
+
+
+class EventFilter(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Which events to list or replay. Times are RFC 3339; `before_id` is the cursor."""
+
+    since: str | None = None
+    until: str | None = None
+    source: str | None = None
+    provider: str | None = None
+    type: str | None = None
+    status: str | None = None
+    task_id: str | None = None
+    model: str | None = None
+    labels: dict[str, str] = {}
+    sink: str | None = None
+    before_id: str | None = None
+
+
+class SinkStats(msgspec.Struct, kw_only=True):
+    """A sink's backlog and latest outcomes."""
+
+    sink: str
+    pending: int
+    dead: int
+    delivered: int
+    last_success: str | None
+    last_failure: str | None
+    last_error: str | None
+
+
+class TaskRecord(msgspec.Struct, kw_only=True):
+    """A task vidhook knows of: its latest status, labels and polling state."""
+
+    source: str
+    task_id: str
+    status: str
+    labels: dict[str, str]
+    created_at: str
+    updated_at: str
+    poll: bool
+    poll_next_at: float | None
+    poll_deadline: float | None
+    poll_interval: float | None
+    poll_errors: int

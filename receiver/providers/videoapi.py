@@ -1,0 +1,123 @@
+"""videoapi: no callbacks; tasks are polled at the interval the create answer asks for.
+
+videoapi has no public address of its own (each deployment has one), so a videoapi source
+must set `base_url`.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from receiver.config import SourceConfig
+from receiver.event import Credits, Status, TaskReport
+from receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
+from receiver.providers.reading import (
+    ErrorBody,
+    api_url,
+    error_info,
+    map_status,
+    path_segment,
+    poll_seconds,
+    require_task_id,
+    video_urls,
+)
+
+__all__ = [
+    "PROVIDER",
+    "VideoapiCreated",
+    "VideoapiMetadata",
+    "VideoapiTask",
+    "query_request",
+    "read_created",
+    "read_query",
+]
+
+NAME = "videoapi"
+
+STATUSES: dict[str, Status] = {
+    "pending": "pending",
+    "processing": "processing",
+    "completed": "completed",
+    "failed": "failed",
+}
+
+GENERATIONS_PATH = "/v1/video/generations"
+
+
+class VideoapiMetadata(msgspec.Struct):
+    """Details of a task: the public model name and the credits held for it."""
+
+    credits_reserved: float | None = None
+    public_model: str | None = None
+
+
+class VideoapiTask(msgspec.Struct):
+    """One task as videoapi's query answer describes it."""
+
+    task_id: str
+    status: str
+    url: str | None = None
+    videos: list[str] = []
+    generated: list[str] = []
+    metadata: VideoapiMetadata | None = None
+    credits_reserved: float | None = None
+    credits_refunded: bool | None = None
+    error: str | ErrorBody | None = None
+    poll_interval_seconds: float | None = None
+
+
+class VideoapiCreated(msgspec.Struct):
+    """videoapi's answer to a create-task request."""
+
+    task_id: str
+    status: str | None = None
+    poll_interval_seconds: float | None = None
+
+
+def read_query(body: bytes, source: SourceConfig) -> TaskReport:
+    """Read videoapi's answer to `GET /v1/video/generations/{id}`."""
+    task = decode_payload(body, VideoapiTask, NAME)
+    status = map_status(task.status, STATUSES, NAME)
+    metadata = task.metadata or VideoapiMetadata()
+    reserved = task.credits_reserved
+    if reserved is None:
+        reserved = metadata.credits_reserved
+    credits = None
+    if reserved is not None or task.credits_refunded is not None:
+        credits = Credits(reserved=reserved, refunded=task.credits_refunded)
+    return TaskReport(
+        task_id=require_task_id(task.task_id, NAME),
+        status=status,
+        provider_status=task.status,
+        model=metadata.public_model,
+        video_urls=video_urls(status, [task.url], task.videos, task.generated),
+        error=error_info(task.error),
+        credits=credits,
+        poll_interval=poll_seconds(task.poll_interval_seconds),
+    )
+
+
+def read_created(body: bytes) -> CreatedTask:
+    """Read videoapi's answer to a create-task request, with the poll interval it asks for."""
+    created = decode_payload(body, VideoapiCreated, NAME)
+    return CreatedTask(
+        task_id=require_task_id(created.task_id, NAME),
+        provider_status=created.status,
+        poll_interval=poll_seconds(created.poll_interval_seconds),
+    )
+
+
+def query_request(base_url: str, task_id: str) -> ProviderRequest:
+    """The request that reads one task from videoapi."""
+    path = f"{GENERATIONS_PATH}/{path_segment(task_id)}"
+    return ProviderRequest("GET", api_url(base_url, path, provider=NAME))
+
+
+PROVIDER = Provider(
+    name=NAME,
+    default_base_url="",
+    read_query=read_query,
+    query_request=query_request,
+    submit_path=GENERATIONS_PATH,
+    read_created=read_created,
+)

@@ -116,7 +116,7 @@ class ApiToken(_Config):
 
     name: str
     token: str
-    scopes: list[Scope] = ["read"]
+    scopes: list[Scope] = msgspec.field(default_factory=lambda: ["read"])
 
 
 class RuleConfig(_Config):

@@ -1,0 +1,152 @@
+"""`create_app()`: the one place a vidhook instance is wired together."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import structlog
+from litestar import Litestar, MediaType, Response, get
+from litestar.config.app import AppConfig
+from litestar.di import Provide
+from litestar.openapi.config import OpenAPIConfig
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from receiver import __version__
+from receiver.config import Settings, load_settings
+from receiver.errors import StoreUnavailable
+from receiver.hooks import receive_callback
+from receiver.http_errors import error_response, exception_handlers
+from receiver.request_id import RequestIdMiddleware
+from receiver.services import Services
+from receiver.sources import build_sources
+from receiver.store import Store, open_store
+from routes.rules import RuleHolder, RuleSet, load_rules
+from routes.sinks import build_sinks
+from routes.sinks.base import SinkContext
+from routes.worker import OutboxWorker
+
+__all__ = ["build_services", "create_app"]
+
+log = structlog.get_logger("vidhook")
+
+
+def build_services(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    http: httpx.AsyncClient | None = None,
+    clock: Callable[[], float] = time.time,
+    config_path: str | None = None,
+) -> Services:
+    """Validate and build everything but the running tasks; config errors surface here."""
+    http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=False)
+    sinks = build_sinks(settings.sinks, SinkContext(http=http))
+    origin = config_path or "<config>"
+
+    def rules_loader() -> RuleSet:
+        # A reload re-reads the config file, so edits to its [[rules]] take effect too.
+        current = load_settings(config_path) if config_path else settings
+        return load_rules(current, config_origin=origin, known_sinks=set(sinks))
+
+    rules = RuleHolder(rules_loader)
+    services = Services(
+        settings=settings,
+        store=store or open_store(settings.store.url),
+        sources=build_sources(settings),
+        rules=rules,
+        http=http,
+        clock=clock,
+        config_path=config_path,
+    )
+    services.sinks = sinks
+    return services
+
+
+@get("/healthz", summary="Process is up", tags=["health"], sync_to_thread=False)
+def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@get("/readyz", summary="Store reachable and worker running", tags=["health"])
+async def readyz(services: Services) -> Response[Any]:
+    """Readiness: the store answers and the delivery worker runs."""
+    try:
+        await services.store.ping()
+    except StoreUnavailable as exc:
+        return error_response(exc)
+    if not all(worker.running for worker in services.workers):
+        return error_response(StoreUnavailable("the delivery worker is not running"))
+    return Response({"status": "ready"})
+
+
+@get("/metrics", summary="Prometheus metrics", tags=["health"], media_type=MediaType.TEXT)
+async def metrics(services: Services) -> Response[bytes]:
+    """Prometheus text exposition."""
+    depth, oldest = await services.store.outbox_depth()
+    services.metrics.outbox_depth.set(depth)
+    now = services.clock()
+    services.metrics.oldest_pending_age.set(max(0.0, now - oldest) if oldest else 0.0)
+    body = generate_latest(services.metrics.registry)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store: Store | None = None,
+    http: httpx.AsyncClient | None = None,
+    clock: Callable[[], float] = time.time,
+    config_path: str | None = None,
+    run_workers: bool = True,
+    handle_sighup: bool = False,
+    services: Services | None = None,
+) -> Litestar:
+    """Build the Litestar app for one vidhook instance."""
+    services = services or build_services(
+        settings, store=store, http=http, clock=clock, config_path=config_path
+    )
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await services.store.open()
+        worker = OutboxWorker(services.store, services.sinks, services.metrics, services.clock)
+        services.store.on_new_deliveries(worker.wake)
+        if run_workers:
+            worker.start()
+            services.workers.append(worker)
+        if handle_sighup:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, services.reload_rules)
+        log.info("vidhook started", store=services.store.url, sources=len(services.sources))
+        try:
+            yield
+        finally:
+            for running in services.workers:
+                await running.stop()
+            services.workers.clear()
+            await services.store.close()
+            if http is None:
+                await services.http.aclose()
+
+    return Litestar(
+        route_handlers=[receive_callback, healthz, readyz, metrics],
+        dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        exception_handlers=exception_handlers,
+        lifespan=[lifespan],
+        middleware=[RequestIdMiddleware],
+        request_max_body_size=settings.server.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="vidhook", version=__version__, path="/schema"),
+        on_app_init=[_no_litestar_logging],
+        debug=False,
+    )
+
+
+def _no_litestar_logging(config: AppConfig) -> AppConfig:
+    config.logging_config = None
+    return config

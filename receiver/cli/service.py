@@ -1,0 +1,130 @@
+"""`vidhook serve`, `check`, `migrate` and `callback-url`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from typing import Any
+
+import msgspec
+import uvicorn
+
+from receiver.app import build_services, create_app
+from receiver.cli.config_source import add_config_argument, config_path, resolve_settings
+from receiver.config import Settings, load_settings
+from receiver.errors import ConfigError
+from receiver.logs import configure_logging
+from receiver.sources import callback_url
+from receiver.store import open_store
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:
+    """Add this module's subcommands."""
+    serve = commands.add_parser("serve", help="run the server")
+    add_config_argument(serve)
+    serve.add_argument("--host", help="listen address (default: server.host)")
+    serve.add_argument("--port", type=int, help="listen port (default: server.port)")
+    serve.set_defaults(run=run_serve)
+
+    check = commands.add_parser("check", help="validate config and rules; print the routes")
+    add_config_argument(check)
+    check.set_defaults(run=run_check)
+
+    migrate = commands.add_parser("migrate", help="apply the store's schema migrations")
+    add_config_argument(migrate)
+    migrate.set_defaults(run=run_migrate)
+
+    url = commands.add_parser("callback-url", help="print the callback URL for a source")
+    add_config_argument(url)
+    url.add_argument("source")
+    url.set_defaults(run=run_callback_url)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Start vidhook and serve until interrupted."""
+    settings, is_default = asyncio.run(resolve_settings(args))
+    configure_logging(settings.log.level, settings.log.format)
+    server = settings.server
+    if args.host or args.port:
+        server = msgspec.structs.replace(
+            server, host=args.host or server.host, port=args.port or server.port
+        )
+        if not _explicit_public_url(args):
+            server = msgspec.structs.replace(
+                server, public_url=f"http://{_printable(server.host)}:{server.port}"
+            )
+        settings = msgspec.structs.replace(settings, server=server)
+    app = create_app(settings, config_path=config_path(args), handle_sighup=True)
+    if is_default:
+        _print_default_banner(settings)
+    uvicorn.run(
+        app, host=server.host, port=server.port, log_config=None, access_log=False,
+        server_header=False, lifespan="on", timeout_graceful_shutdown=15,
+    )  # fmt: skip
+    return 0
+
+
+def _explicit_public_url(args: argparse.Namespace) -> bool:
+    path = config_path(args)
+    if not path:
+        return False
+    return "public_url" in open(path, encoding="utf-8").read()
+
+
+def _printable(host: str) -> str:
+    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+
+
+def _print_default_banner(settings: Settings) -> None:
+    print("vidhook is running on its embedded default (no config file).")
+    print(f"  store: {settings.store.url}; events go to the log and ./events.jsonl")
+    print("  callback URLs (give each to its provider as callback_url):")
+    for name, source in settings.sources.items():
+        kind = "callback" if source.provider in ("vibegen", "evolink", "ark") else "polled"
+        print(f"    {name:12} {callback_url(settings, name)}  ({kind})")
+    print(f"  admin API token (Authorization: Bearer ...): {settings.api_tokens[0].token}")
+    print("  write a config file to add sinks and rules: see deploy/vidhook.example.toml")
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """Validate the config, sinks and rules without starting; print what would run."""
+    path = config_path(args)
+    if path is None:
+        raise ConfigError("check needs --config FILE or VIDHOOK_CONFIG")
+    settings = load_settings(path)
+    services = build_services(settings, config_path=path)
+    print(f"{path}: OK")
+    print(f"sources ({len(services.sources)}):")
+    for name, source in services.sources.items():
+        print(f"  {name} [{source.config.provider}] {callback_url(settings, name)}")
+    print(f"sinks ({len(services.sinks)}): {', '.join(sorted(services.sinks)) or '-'}")
+    print("rules:")
+    print(services.rules.current.describe())
+    asyncio.run(services.http.aclose())
+    return 0
+
+
+def run_migrate(args: argparse.Namespace) -> int:
+    """Open the store, which applies any pending migration, and report its URL."""
+    settings, _ = asyncio.run(resolve_settings(args))
+
+    async def migrate() -> None:
+        store = open_store(settings.store.url)
+        await store.open()
+        await store.close()
+
+    asyncio.run(migrate())
+    print(f"migrated {settings.store.url}")
+    return 0
+
+
+def run_callback_url(args: argparse.Namespace) -> int:
+    """Print the callback URL of one source."""
+    settings, _ = asyncio.run(resolve_settings(args))
+    if args.source not in settings.sources:
+        known = ", ".join(sorted(settings.sources))
+        raise ConfigError(f"no source named {args.source!r}; configured: {known}")
+    print(callback_url(settings, args.source))
+    return 0

@@ -1,0 +1,49 @@
+"""The embedded default: every provider as a source, events to the log and ./events.jsonl.
+
+Tokens are generated once and kept in the store, so callback URLs survive a restart.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+import msgspec
+
+from receiver.config import ApiToken, RuleConfig, Settings, SourceConfig, StoreConfig
+from receiver.store import Store
+
+__all__ = ["DEFAULT_PROVIDERS", "default_settings", "default_store_url"]
+
+DEFAULT_PROVIDERS = ("vibegen", "evolink", "ark", "videoapi", "seedanceapi", "aioagi")
+_META_KEY = "default_tokens"
+
+
+def default_store_url() -> str:
+    """SQLite in the working directory."""
+    return "sqlite:///vidhook.db"
+
+
+async def _tokens(store: Store) -> dict[str, str]:
+    saved = await store.get_meta(_META_KEY)
+    tokens: dict[str, str] = msgspec.json.decode(saved) if saved else {}
+    missing = [name for name in (*DEFAULT_PROVIDERS, "admin") if name not in tokens]
+    if missing:
+        for name in missing:
+            tokens[name] = secrets.token_urlsafe(24)
+        await store.set_meta(_META_KEY, msgspec.json.encode(tokens).decode())
+    return tokens
+
+
+async def default_settings(store: Store) -> Settings:
+    """Settings for running with no config file, with tokens from (or saved to) the store."""
+    tokens = await _tokens(store)
+    return Settings(
+        store=StoreConfig(url=store.url),
+        api_tokens=[ApiToken(name="admin", token=tokens["admin"], scopes=["read", "admin"])],
+        sources={
+            name: SourceConfig(provider=name, tokens=[tokens[name]])  # type: ignore[arg-type]
+            for name in DEFAULT_PROVIDERS
+        },
+        sinks={"log": {"type": "log"}, "events-file": {"type": "file", "path": "events.jsonl"}},
+        rules=[RuleConfig(name="everything", sinks=["log", "events-file"])],
+    )

@@ -1,0 +1,122 @@
+"""The public callback endpoint: receive, verify, read, then hand to intake."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, Response, post
+from litestar.background_tasks import BackgroundTask
+from litestar.exceptions import HTTPException
+
+from receiver.errors import (
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    UnreadablePayload,
+    VidhookError,
+)
+from receiver.http_errors import error_response
+from receiver.logs import redact
+from receiver.services import Services
+from receiver.store.records import RawRequest, Rejection
+from receiver.verify import InboundRequest
+
+__all__ = ["receive_callback"]
+
+_HEAD_BYTES = 4096
+
+
+@post(
+    ["/hooks/{source:str}", "/hooks/{source:str}/{token:str}"],
+    status_code=200,
+    summary="Receive a provider callback",
+    description="The public callback_url. Answers {id, duplicate} once the event is committed.",
+    tags=["hooks"],
+)
+async def receive_callback(
+    request: Request[Any, Any, Any], source: str, services: Services, token: str | None = None
+) -> Response[bytes]:
+    """Take one callback; answer only after the event and its deliveries are committed."""
+    body = b""
+    try:
+        body = await _read_body(request, services.settings.server.max_body_bytes)
+        return await _accept(request, services, source, token, body)
+    except VidhookError as exc:
+        client = request.client.host if request.client else ""
+        services.metrics.rejected.labels(source[:64], exc.code).inc()
+        rejection = Rejection(
+            at=services.now_text(),
+            source=source[:200],
+            reason=exc.code,
+            status=exc.status_code,
+            message=exc.message[:1000],
+            client=client,
+            size=len(body),
+            head=body[:_HEAD_BYTES],
+        )
+        keep = services.settings.server.rejected_log_size
+        task = BackgroundTask(services.record_rejection, rejection, keep)
+        return error_response(exc, background=task)
+
+
+async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
+    try:
+        body = await request.body()
+    except HTTPException as exc:
+        if exc.status_code == 413:
+            raise PayloadTooLarge(f"body is over the {limit}-byte limit") from None
+        raise
+    if len(body) > limit:
+        raise PayloadTooLarge(f"body of {len(body)} bytes is over the {limit}-byte limit")
+    return body
+
+
+async def _accept(
+    request: Request[Any, Any, Any],
+    services: Services,
+    name: str,
+    token: str | None,
+    body: bytes,
+) -> Response[bytes]:
+    source = services.sources.get(name)
+    if source is None:
+        raise NotFound(f"no source named {name[:64]!r} is configured", code="unknown_source")
+    now = services.clock()
+    if source.limiter is not None:
+        wait = source.limiter.take(now)
+        if wait > 0:
+            raise RateLimited(f"source {name!r} is over its rate limit", retry_after=wait)
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    inbound = InboundRequest(
+        headers=headers,
+        body=body,
+        client_host=request.client.host if request.client else "",
+        path_token=token,
+        query_token=request.query_params.get("token"),
+    )
+    verified_by = source.verifier.verify(inbound, now)
+    reader = source.provider.read_callback
+    if reader is None:
+        raise NotFound(
+            f"source {name!r} is a {source.config.provider} source, which never calls back;"
+            " vidhook polls its tasks instead",
+            code="no_callbacks",
+        )
+    if not body.strip():
+        raise UnreadablePayload("the body is empty; expected the provider's JSON callback")
+    report = reader(body, source.config)
+    raw = RawRequest(
+        method=request.method,
+        path=request.url.path.rsplit("/", 1)[0] + "/[redacted]" if token else request.url.path,
+        client=source.verifier.client_address(inbound),
+        headers=redact(headers),
+        body=body,
+    )
+    result = await services.intake.accept(
+        source, report, raw, verified_by, hold=source.config.confirm
+    )
+    payload = {"id": result.event.id, "duplicate": result.duplicate}
+    return Response(services.encode(payload), media_type="application/json", status_code=200)

@@ -1,0 +1,75 @@
+"""The one place vidhook's errors become HTTP answers: `{"error": {"code", "message"}}`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response
+from litestar.background_tasks import BackgroundTask
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+
+from receiver.errors import RateLimited, VidhookError
+
+__all__ = ["error_response", "exception_handlers"]
+
+_encode = msgspec.json.Encoder().encode
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+def _response(
+    status: int, code: str, message: str, background: BackgroundTask | None = None
+) -> Response[bytes]:
+    return Response(
+        _encode({"error": {"code": code, "message": message}}),
+        status_code=status,
+        media_type="application/json",
+        background=background,
+    )
+
+
+def error_response(exc: VidhookError, background: BackgroundTask | None = None) -> Response[bytes]:
+    """The HTTP answer for a vidhook error."""
+    response = _response(exc.status_code, exc.code, exc.message, background)
+    if isinstance(exc, RateLimited):
+        response.headers["Retry-After"] = str(max(1, round(exc.retry_after)))
+    return response
+
+
+def _vidhook_error(_: Request[Any, Any, Any], exc: VidhookError) -> Response[bytes]:
+    return error_response(exc)
+
+
+def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    status = exc.status_code
+    message = str(exc.detail)
+    if isinstance(exc, ValidationException) and exc.extra:
+        message = f"{message}: {_encode(exc.extra).decode()}"
+    if status >= 500:
+        return _response(status, "internal_error", "internal error")
+    return _response(status, _HTTP_CODES.get(status, "http_error"), message)
+
+
+def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    import structlog
+
+    structlog.get_logger("vidhook.http").exception("unhandled error", error=repr(exc))
+    return _response(HTTP_500_INTERNAL_SERVER_ERROR, "internal_error", "internal error")
+
+
+exception_handlers: dict[int | type[Exception], Any] = {
+    VidhookError: _vidhook_error,
+    HTTPException: _http_error,
+    Exception: _unexpected,
+}

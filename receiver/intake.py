@@ -1,0 +1,63 @@
+"""The straight path every task report walks: normalise, then store with its deliveries."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+import structlog
+
+from receiver.event import TaskReport, rfc3339
+from receiver.metrics import Metrics
+from receiver.normalise import normalise
+from receiver.sources import Source
+from receiver.store import Store
+from receiver.store.records import IngestResult, RawRequest, Router
+
+__all__ = ["Intake"]
+
+log = structlog.get_logger("vidhook.intake")
+
+
+class Intake:
+    """Normalises task reports from callbacks and polls and commits them with their outbox."""
+
+    def __init__(
+        self, store: Store, route: Router, metrics: Metrics, clock: Callable[[], float]
+    ) -> None:
+        self.store = store
+        self.route = route
+        self.metrics = metrics
+        self.clock = clock
+
+    async def accept(
+        self,
+        source: Source,
+        report: TaskReport,
+        raw: RawRequest,
+        verified_by: list[str],
+        *,
+        hold: bool = False,
+    ) -> IngestResult:
+        """Commit one report as an event; return once it is durable."""
+        event = normalise(
+            report,
+            source=source.name,
+            provider=source.config.provider,
+            received_at=rfc3339(datetime.fromtimestamp(self.clock(), UTC)),
+            verified_by=verified_by,
+            labels=source.config.labels,
+        )
+        result = await self.store.ingest(event, raw, self.route, hold=hold)
+        outcome = "duplicate" if result.duplicate else "stale" if result.stale else "accepted"
+        self.metrics.received.labels(source.name, outcome).inc()
+        log.info(
+            "event stored",
+            source=source.name,
+            task_id=report.task_id,
+            status=report.status,
+            event_id=result.event.id,
+            outcome=outcome,
+            deliveries=result.deliveries,
+        )
+        return result

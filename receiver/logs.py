@@ -1,0 +1,58 @@
+"""structlog setup: JSON lines in production, readable lines in a terminal, secrets redacted."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+__all__ = ["SECRET_KEYS", "configure_logging", "redact"]
+
+# Keys whose values are never printed, in logs or in stored request headers.
+SECRET_KEYS = frozenset(
+    {
+        "authorization", "token", "tokens", "secret", "password", "api_key", "x-api-key",
+        "cookie", "set-cookie", "x-signature", "webhook-signature", "x-hub-signature",
+        "x-hub-signature-256", "proxy-authorization",
+    }
+)  # fmt: skip
+
+
+def redact(mapping: dict[str, str], extra: frozenset[str] = frozenset()) -> dict[str, str]:
+    """A copy of a header mapping with secret values replaced by `[redacted]`."""
+    hidden = SECRET_KEYS | extra
+    return {k: ("[redacted]" if k.lower() in hidden else v) for k, v in mapping.items()}
+
+
+def _redact_processor(
+    _logger: Any, _name: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    for key in event.keys() & SECRET_KEYS:
+        event[key] = "[redacted]"
+    return event
+
+
+def configure_logging(level: str = "info", fmt: str = "auto") -> None:
+    """Configure structlog once for the process."""
+    as_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    renderer: Any = (
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact_processor,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(
+            logging.getLevelNamesMapping()[level.upper()]
+        ),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=True,
+    )

@@ -1,0 +1,55 @@
+"""Prometheus metrics, on a registry of their own so several apps can share a process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["Metrics"]
+
+
+@dataclass
+class Metrics:
+    """Every metric vidhook exports."""
+
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        r = self.registry
+        self.received = Counter(
+            "vidhook_received",
+            "Callbacks and poll results received",
+            ["source", "outcome"],
+            registry=r,
+        )
+        self.rejected = Counter(
+            "vidhook_rejected", "Requests refused, by reason", ["source", "reason"], registry=r
+        )
+        self.deliveries = Counter(
+            "vidhook_deliveries",
+            "Delivery attempts by sink and outcome",
+            ["sink", "outcome"],
+            registry=r,
+        )
+        self.delivery_latency = Histogram(
+            "vidhook_delivery_latency_seconds",
+            "Time one delivery attempt took",
+            ["sink"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
+        )
+        self.outbox_depth = Gauge(
+            "vidhook_outbox_depth", "Deliveries waiting to be sent", registry=r
+        )
+        self.oldest_pending_age = Gauge(
+            "vidhook_outbox_oldest_pending_age_seconds",
+            "How long the oldest due delivery has waited",
+            registry=r,
+        )
+        self.polls = Counter(
+            "vidhook_polls",
+            "Provider task queries by source and outcome",
+            ["source", "outcome"],
+            registry=r,
+        )

@@ -1,0 +1,77 @@
+"""Everything a running vidhook shares: settings, store, sources, rules, sinks, worker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import msgspec
+import structlog
+
+from receiver.config import Settings
+from receiver.errors import ConfigError
+from receiver.event import Event, rfc3339
+from receiver.intake import Intake
+from receiver.metrics import Metrics
+from receiver.sources import Source
+from receiver.store import Store
+from receiver.store.records import Rejection
+from routes.rules import RuleHolder
+from routes.sinks.base import Sink
+
+__all__ = ["Services"]
+
+_encoder = msgspec.json.Encoder()
+log = structlog.get_logger("vidhook")
+
+
+@dataclass
+class Services:
+    """The wiring of one vidhook instance, built once by `create_app`."""
+
+    settings: Settings
+    store: Store
+    sources: dict[str, Source]
+    rules: RuleHolder
+    http: httpx.AsyncClient
+    clock: Callable[[], float] = time.time
+    metrics: Metrics = field(default_factory=Metrics)
+    config_path: str | None = None
+    intake: Intake = field(init=False)
+    workers: list[Any] = field(default_factory=list)
+    sinks: dict[str, Sink] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.intake = Intake(self.store, self.route, self.metrics, self.clock)
+
+    def route(self, event: Event) -> list[tuple[str, str]]:
+        """The (rule, sink) pairs the current rules pick for an event."""
+        return self.rules.current.route(event)
+
+    def now_text(self) -> str:
+        """The clock's time as RFC 3339 UTC."""
+        return rfc3339(datetime.fromtimestamp(self.clock(), UTC))
+
+    def encode(self, value: Any) -> bytes:
+        """JSON-encode a value."""
+        return _encoder.encode(value)
+
+    def reload_rules(self) -> None:
+        """Reload the rules (SIGHUP); an invalid file is logged and the running rules stay."""
+        try:
+            fresh = self.rules.reload()
+        except ConfigError as exc:
+            log.error("rules not reloaded; the running rules stay", error=exc.message)
+            return
+        log.info("rules reloaded", rules=len(fresh))
+
+    async def record_rejection(self, rejection: Rejection, keep: int) -> None:
+        """Keep a refused request in the bounded log; never fail the caller over it."""
+        try:
+            await self.store.record_rejection(rejection, keep)
+        except Exception as exc:  # the rejection log is best effort
+            log.warning("could not log rejection", error=str(exc))

@@ -1,0 +1,53 @@
+"""Configured sources made ready to receive: provider, verifier and rate limit, built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from receiver.config import Settings, SourceConfig
+from receiver.errors import ConfigError
+from receiver.providers import PROVIDERS
+from receiver.providers.base import Provider
+from receiver.ratelimit import TokenBucket
+from receiver.verify import SourceVerifier
+
+__all__ = ["Source", "build_sources", "callback_url"]
+
+
+@dataclass
+class Source:
+    """One source ready for traffic."""
+
+    name: str
+    config: SourceConfig
+    provider: Provider
+    verifier: SourceVerifier
+    limiter: TokenBucket | None
+
+    @property
+    def base_url(self) -> str:
+        """The provider API base URL: the source's own or the provider's default."""
+        return (self.config.base_url or self.provider.default_base_url).rstrip("/")
+
+
+def build_sources(settings: Settings) -> dict[str, Source]:
+    """Build every configured source; a bad secret or CIDR is a ConfigError naming the field."""
+    sources = {}
+    for name, config in settings.sources.items():
+        provider = PROVIDERS[config.provider]
+        limiter = None
+        if config.rate_limit is not None:
+            if config.rate_limit <= 0:
+                raise ConfigError(f"sources.{name}.rate_limit: must be above 0")
+            limiter = TokenBucket(config.rate_limit, config.rate_burst)
+        sources[name] = Source(name, config, provider, SourceVerifier(config, name), limiter)
+    return sources
+
+
+def callback_url(settings: Settings, name: str) -> str:
+    """The URL to give a provider as `callback_url` for a source (first token in the path)."""
+    base = settings.server.public_url.rstrip("/")
+    url = f"{base}/hooks/{quote(name, safe='')}"
+    tokens = settings.sources[name].tokens
+    return f"{url}/{quote(tokens[0], safe='')}" if tokens else url

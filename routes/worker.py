@@ -1,0 +1,212 @@
+"""The delivery worker: claims due outbox rows, sends them, records every attempt."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import random
+import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Literal
+
+import structlog
+
+from receiver.event import new_id, rfc3339
+from receiver.metrics import Metrics
+from receiver.store import Store
+from receiver.store.records import AttemptRecord, DueDelivery
+from routes.sinks.base import Delivery, SendResult, Sink, SinkError
+
+__all__ = ["DEFAULT_SCHEDULE", "OutboxWorker", "next_retry"]
+
+# Seconds before each retry; after the last, a delivery is dead.
+DEFAULT_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 10800, 21600)
+_EXCERPT = 500
+log = structlog.get_logger("vidhook.worker")
+
+
+def next_retry(
+    schedule: tuple[float, ...] | list[float], attempt: int, retry_after: float | None
+) -> float | None:
+    """Seconds to wait before retrying after `attempt` failed attempts (None: give up).
+
+    The schedule's delay gets +-20 % jitter so retries of many deliveries spread out; a sink's
+    own `Retry-After` is honoured when it asks for longer.
+    """
+    if attempt > len(schedule):
+        return None
+    delay = schedule[attempt - 1] * random.uniform(0.8, 1.2)
+    return max(delay, retry_after) if retry_after is not None else delay
+
+
+def worker_owner() -> str:
+    """A lease owner name that says which host and process hold a lease."""
+    return f"{socket.gethostname()}/{os.getpid()}/{new_id()[-8:]}"
+
+
+class OutboxWorker:
+    """Delivers due outbox rows to their sinks, each sink with its own concurrency limit, so a
+    slow or dead sink never holds up the others."""
+
+    def __init__(
+        self,
+        store: Store,
+        sinks: dict[str, Sink],
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+        idle_wait: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.sinks = sinks
+        self.metrics = metrics
+        self.clock = clock
+        self.idle_wait = idle_wait
+        self.owner = worker_owner()
+        self._wake = asyncio.Event()
+        self._inflight: dict[str, set[asyncio.Task[None]]] = {name: set() for name in sinks}
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    @property
+    def running(self) -> bool:
+        """Whether the claim loop is alive."""
+        return self._task is not None and not self._task.done()
+
+    def wake(self) -> None:
+        """Look for due deliveries now (called after a commit adds some)."""
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the claim loop."""
+        self._task = asyncio.create_task(self._run(), name="vidhook-outbox-worker")
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop claiming, let in-flight sends finish for up to `grace` seconds, then release
+        the leases of any still running so another worker takes them at once."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        pending = [t for tasks in self._inflight.values() for t in tasks]
+        if pending:
+            _, still = await asyncio.wait(pending, timeout=grace)
+            for task in still:
+                task.cancel()
+            await asyncio.gather(*still, return_exceptions=True)
+        await self.store.release(self.owner)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self._claim_all()
+                delay = await self._idle_delay()
+            except Exception as exc:  # the store may be down for a while: keep trying
+                log.error("claim failed", error=str(exc))
+                delay = self.idle_wait
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _claim_all(self) -> None:
+        now = self.clock()
+        for name, sink in self.sinks.items():
+            free = sink.config.concurrency - len(self._inflight[name])
+            if free <= 0:
+                continue
+            lease = sink.config.timeout + 30.0
+            for due in await self.store.claim(name, self.owner, now, lease, free):
+                task = asyncio.create_task(self._deliver(sink, due))
+                self._inflight[name].add(task)
+                task.add_done_callback(self._done(name))
+
+    def _done(self, name: str) -> Callable[[asyncio.Task[None]], None]:
+        def callback(task: asyncio.Task[None]) -> None:
+            self._inflight[name].discard(task)
+            self._wake.set()
+
+        return callback
+
+    async def _idle_delay(self) -> float:
+        due = await self.store.next_due(self.clock())
+        if due is None:
+            return self.idle_wait
+        return min(self.idle_wait, max(0.0, due - self.clock()))
+
+    async def _deliver(self, sink: Sink, due: DueDelivery) -> None:
+        number = due.attempts + 1
+        delivery = Delivery(
+            id=due.id,
+            sink=due.sink,
+            webhook_id=due.webhook_id,
+            attempt=number,
+            replay=due.replay,
+            event=due.event,
+            raw_body=due.raw_body,
+        )
+        started = time.monotonic()
+        at = rfc3339(datetime.fromtimestamp(self.clock(), UTC))
+        try:
+            result = await asyncio.wait_for(sink.send(delivery), timeout=sink.config.timeout)
+            record = self._success(due, number, at, result, started)
+        except SinkError as exc:
+            record = self._failure(sink, due, number, at, started, exc)
+        except TimeoutError:
+            error = SinkError(f"no answer within {sink.config.timeout:g} s")
+            record = self._failure(sink, due, number, at, started, error)
+        except Exception as exc:  # a sink bug must not kill the worker; retry it
+            log.exception("sink raised", sink=due.sink, delivery_id=due.id)
+            record = self._failure(sink, due, number, at, started, SinkError(repr(exc)))
+        self.metrics.deliveries.labels(due.sink, record.outcome).inc()
+        self.metrics.delivery_latency.labels(due.sink).observe(record.latency_ms / 1000)
+        await self._finish(record)
+
+    async def _finish(self, record: AttemptRecord) -> None:
+        # The attempt must be recorded, or the lease expires and it is sent again.
+        for pause in (0.1, 0.5, 2.0, 5.0):
+            try:
+                await self.store.finish(record)
+                return
+            except Exception as exc:
+                log.warning("could not record attempt", error=str(exc), retry_in=pause)
+                await asyncio.sleep(pause)
+
+    def _success(
+        self, due: DueDelivery, number: int, at: str, result: SendResult, started: float
+    ) -> AttemptRecord:
+        log.info("delivered", sink=due.sink, delivery_id=due.id, attempt=number)
+        return AttemptRecord(
+            delivery_id=due.id,
+            number=number,
+            at=at,
+            outcome="delivered",
+            latency_ms=(time.monotonic() - started) * 1000,
+            status_code=result.status_code,
+            response=result.response_excerpt[:_EXCERPT],
+        )
+
+    def _failure(
+        self, sink: Sink, due: DueDelivery, number: int, at: str, started: float, exc: SinkError
+    ) -> AttemptRecord:
+        schedule = sink.config.retry_schedule or DEFAULT_SCHEDULE
+        delay = next_retry(schedule, number, exc.retry_after) if exc.retryable else None
+        outcome: Literal["dead", "retry"] = "dead" if delay is None else "retry"
+        log.warning(
+            "delivery failed", sink=due.sink, delivery_id=due.id, attempt=number,
+            error=exc.message, outcome=outcome, retry_in=delay,
+        )  # fmt: skip
+        return AttemptRecord(
+            delivery_id=due.id,
+            number=number,
+            at=at,
+            outcome=outcome,
+            latency_ms=(time.monotonic() - started) * 1000,
+            status_code=exc.status_code,
+            error=exc.message[:1000],
+            response=exc.response_excerpt[:_EXCERPT],
+            next_at=None if delay is None else self.clock() + delay,
+        )

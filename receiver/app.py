@@ -13,7 +13,7 @@ import httpx
 import structlog
 from litestar import Litestar, MediaType, Response, get
 from litestar.config.app import AppConfig
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.config import OpenAPIConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -75,7 +75,7 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz", summary="Store reachable and worker running", tags=["health"])
-async def readyz(services: Services) -> Response[Any]:
+async def readyz(services: NamedDependency[Services]) -> Response[Any]:
     """Readiness: the store answers and the delivery worker runs."""
     try:
         await services.store.ping()
@@ -87,7 +87,7 @@ async def readyz(services: Services) -> Response[Any]:
 
 
 @get("/metrics", summary="Prometheus metrics", tags=["health"], media_type=MediaType.TEXT)
-async def metrics(services: Services) -> Response[bytes]:
+async def metrics(services: NamedDependency[Services]) -> Response[bytes]:
     """Prometheus text exposition."""
     depth, oldest = await services.store.outbox_depth()
     services.metrics.outbox_depth.set(depth)

@@ -6,7 +6,9 @@ from typing import Any
 
 from litestar import Request, Response, post
 from litestar.background_tasks import BackgroundTask
+from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.params import FromPath
 
 from receiver.errors import (
     NotFound,
@@ -34,9 +36,10 @@ _HEAD_BYTES = 4096
     tags=["hooks"],
 )
 async def receive_callback(
-    request: Request[Any, Any, Any], source: str, services: Services, token: str | None = None
+    request: Request[Any, Any, Any], source: FromPath[str], services: NamedDependency[Services]
 ) -> Response[bytes]:
     """Take one callback; answer only after the event and its deliveries are committed."""
+    token: str | None = request.path_params.get("token")
     body = b""
     try:
         body = await _read_body(request, services.settings.server.max_body_bytes)
@@ -76,7 +79,7 @@ async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
 
 async def _accept(
     request: Request[Any, Any, Any],
-    services: Services,
+    services: NamedDependency[Services],
     name: str,
     token: str | None,
     body: bytes,
@@ -89,7 +92,7 @@ async def _accept(
         wait = source.limiter.take(now)
         if wait > 0:
             raise RateLimited(f"source {name!r} is over its rate limit", retry_after=wait)
-    headers = {k.lower(): v for k, v in request.headers.items()}
+    headers = _headers(request)
     inbound = InboundRequest(
         headers=headers,
         body=body,
@@ -120,3 +123,12 @@ async def _accept(
     )
     payload = {"id": result.event.id, "duplicate": result.duplicate}
     return Response(services.encode(payload), media_type="application/json", status_code=200)
+
+
+def _headers(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """Header names lower-cased; a repeated header's values joined by ", "."""
+    headers: dict[str, str] = {}
+    for raw_name, raw_value in request.scope["headers"]:
+        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[name] = f"{headers[name]}, {value}" if name in headers else value
+    return headers

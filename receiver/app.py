@@ -13,11 +13,13 @@ import httpx
 import structlog
 from litestar import Litestar, MediaType, Response, get
 from litestar.config.app import AppConfig
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.config import OpenAPIConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from receiver import __version__
+from receiver.api_auth import TokenTable
 from receiver.config import Settings, load_settings
 from receiver.errors import StoreUnavailable
 from receiver.hooks import receive_callback
@@ -32,6 +34,9 @@ from routes.sinks.base import SinkContext
 from routes.worker import OutboxWorker
 
 __all__ = ["build_services", "create_app"]
+
+# Routers and handlers beyond the callback endpoint and health: one entry per API module.
+API_HANDLERS: list[Any] = []
 
 log = structlog.get_logger("vidhook")
 
@@ -121,13 +126,15 @@ def create_app(
         if run_workers:
             worker.start()
             services.workers.append(worker)
+            for task in services.background:
+                task.start()
         if handle_sighup:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, services.reload_rules)
         log.info("vidhook started", store=services.store.url, sources=len(services.sources))
         try:
             yield
         finally:
-            for running in services.workers:
+            for running in [*services.workers, *services.background]:
                 await running.stop()
             services.workers.clear()
             await services.store.close()
@@ -135,12 +142,13 @@ def create_app(
                 await services.http.aclose()
 
     return Litestar(
-        route_handlers=[receive_callback, healthz, readyz, metrics],
+        route_handlers=[receive_callback, healthz, readyz, metrics, *API_HANDLERS],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],
         request_max_body_size=settings.server.max_body_bytes,
+        state=State({"services": services, "api_tokens": TokenTable(settings.api_tokens)}),
         openapi_config=OpenAPIConfig(title="vidhook", version=__version__, path="/schema"),
         on_app_init=[_no_litestar_logging],
         debug=False,

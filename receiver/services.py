@@ -44,6 +44,9 @@ class Services:
     intake: Intake = field(init=False)
     workers: list[Any] = field(default_factory=list)
     sinks: dict[str, Sink] = field(default_factory=dict)
+    # Background tasks (polling, retention) started after the store opens, stopped before it
+    # closes: each has `start()` and `async stop()`.
+    background: list[Any] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.intake = Intake(self.store, self.route, self.metrics, self.clock)

@@ -1,0 +1,57 @@
+"""Bearer-token authentication for the admin and submit APIs, by scope.
+
+API tokens come from `[[api_tokens]]`; hook tokens never open these endpoints and API tokens
+never open `/hooks/*`. A handler states the scope it needs in its `opt={"scope": ...}`.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
+
+from receiver.config import ApiToken
+from receiver.errors import Forbidden, Unauthorized
+
+__all__ = ["TokenTable", "require_scope"]
+
+
+class TokenTable:
+    """The configured API tokens, checked in constant time."""
+
+    def __init__(self, tokens: list[ApiToken]) -> None:
+        self._tokens = [(t.token.encode(), t) for t in tokens]
+
+    def authenticate(self, header: str | None) -> ApiToken:
+        """The token named by an `Authorization: Bearer` header, or Unauthorized."""
+        if not header:
+            raise Unauthorized("missing Authorization header; send 'Authorization: Bearer <token>'")
+        scheme, _, value = header.partition(" ")
+        if scheme.lower() != "bearer" or not value.strip():
+            raise Unauthorized("Authorization must be 'Bearer <token>'")
+        given = value.strip().encode()
+        found = None
+        for secret, token in self._tokens:
+            if hmac.compare_digest(given, secret):
+                found = token
+        if found is None:
+            raise Unauthorized("unknown API token")
+        return found
+
+    def check(self, header: str | None, scope: str) -> ApiToken:
+        """The token, if it holds `scope`; else Unauthorized or Forbidden."""
+        token = self.authenticate(header)
+        if scope not in token.scopes:
+            raise Forbidden(f"API token {token.name!r} lacks the {scope!r} scope")
+        return token
+
+
+def require_scope(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Litestar guard: the request's bearer token must hold the handler's `opt["scope"]`."""
+    scope = handler.opt.get("scope", "admin")
+    tokens: TokenTable = connection.app.state.api_tokens
+    tokens.check(connection.headers.get("authorization"), scope)

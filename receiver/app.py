@@ -59,7 +59,8 @@ def build_services(
         current = load_settings(config_path) if config_path else settings
         return load_rules(current, config_origin=origin, known_sinks=set(sinks))
 
-    rules = RuleHolder(rules_loader)
+    initial = load_rules(settings, config_origin=origin, known_sinks=set(sinks))
+    rules = RuleHolder(rules_loader, initial)
     services = Services(
         settings=settings,
         store=store or open_store(settings.store.url),

@@ -16,7 +16,7 @@ from typing import Any
 
 import jinja2
 from jinja2.exceptions import SecurityError
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from receiver.errors import ConfigError
 from receiver.event import Credits, ErrorInfo, Event
@@ -48,8 +48,9 @@ class RenderError(Exception):
     """A template could not be rendered for this event."""
 
 
-class _Sandbox(SandboxedEnvironment):
-    """The sandbox, but unsafe attribute access raises instead of quietly printing nothing."""
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, immutable so a template cannot change the event other sinks will see, and
+    with unsafe attribute access raising instead of quietly printing nothing."""
 
     def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
         raise SecurityError(f"access to attribute {attribute!r} of {type(obj).__name__} is unsafe")

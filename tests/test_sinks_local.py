@@ -131,6 +131,8 @@ def test_absent_labels_and_fields_render_as_nothing_at_send():
         "{{ event.__struct_fields__ }}",
         "{{ event.labels.__class__.fromkeys }}",
         "{{ cycler.__init__.__globals__ }}",
+        "{{ event.labels.clear() }}",
+        "{{ event.video_urls.append('x') }}",
     ],
 )
 def test_sandbox_refuses_unsafe_attributes_at_build(source):

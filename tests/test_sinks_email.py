@@ -127,8 +127,13 @@ async def test_wrong_password_is_final(context, handler, auth_smtp):
     assert handler.envelopes == []
 
 
-async def test_starttls_with_login(context, handler, tmp_path):
-    tls, cert = self_signed_tls(tmp_path)
+@pytest.fixture(scope="module")
+def server_tls(tmp_path_factory):
+    return self_signed_tls(tmp_path_factory.mktemp("tls"))
+
+
+async def test_starttls_with_login(context, handler, server_tls):
+    tls, cert = server_tls
     controller = start_smtp(
         handler, tls_context=tls, require_starttls=True,
         authenticator=password_checker(USER, PASSWORD), auth_required=True,
@@ -142,8 +147,8 @@ async def test_starttls_with_login(context, handler, tmp_path):
     assert handler.logins == [USER.encode()]
 
 
-async def test_starttls_refuses_an_untrusted_certificate(context, handler, tmp_path):
-    tls, _ = self_signed_tls(tmp_path)
+async def test_starttls_refuses_an_untrusted_certificate(context, handler, server_tls):
+    tls, _ = server_tls
     controller = start_smtp(handler, tls_context=tls, require_starttls=True)
     try:
         with pytest.raises(SinkError) as caught:
@@ -154,8 +159,8 @@ async def test_starttls_refuses_an_untrusted_certificate(context, handler, tmp_p
     assert caught.value.retryable is True
 
 
-async def test_implicit_tls(context, handler, tmp_path):
-    tls, cert = self_signed_tls(tmp_path)
+async def test_implicit_tls(context, handler, server_tls):
+    tls, cert = server_tls
     controller = start_smtp(handler, server_hostname="localhost", ssl_context=tls)
     try:
         sink = email_sink(context, controller.port, tls=True, ca_file=str(cert))

@@ -11,7 +11,14 @@ import httpx
 import msgspec
 import pytest
 import standardwebhooks
-from sink_servers import HttpServer, Reply, free_port, make_delivery, make_event
+from sink_servers import (
+    HttpServer,
+    Reply,
+    free_port,
+    make_delivery,
+    make_event,
+    make_failed_event,
+)
 
 from receiver.errors import ConfigError
 from receiver.event import Event
@@ -101,10 +108,19 @@ async def test_signature_fails_verification_with_another_secret(context):
 
 
 async def test_template_replaces_the_body(context):
-    template = '{"text": "{{ event.task_id }} took {{ generation_seconds }}s"}'
+    template = (
+        '{"text": "{{ event.task_id }} took {{ generation_seconds }}s",'
+        ' "error": {{ event.error.message | tojson }}}'
+    )
     async with HttpServer() as server:
-        await http_sink(context, server.url, template=template).send(make_delivery())
-    assert msgspec.json.decode(server.received[0].body) == {"text": "task-42 took 95.0s"}
+        await http_sink(context, server.url, template=template).send(
+            make_delivery(make_failed_event())
+        )
+    assert server.received[0].headers["content-type"] == "application/json"
+    assert msgspec.json.decode(server.received[0].body) == {
+        "text": "task-42 took 95.0s",
+        "error": "Prompt <rejected> & refunded",
+    }
 
 
 @pytest.mark.parametrize(

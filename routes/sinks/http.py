@@ -7,7 +7,8 @@ Formats:
                  is `dev.vidhook.` + the event type (e.g. `dev.vidhook.task.completed`), `subject`
                  is the task id, `time` is when vidhook received the event, `data` is the Event
     raw          the provider's body exactly as vidhook received it
-`template` replaces the body with a rendered template (format must stay `event`).
+`template` replaces the body with a rendered template (format must stay `event`); it is sent as
+`application/json` unless `headers` say otherwise, and `| tojson` quotes values for JSON.
 
 Answers: 2xx is success; 408, 409, 425, 429 and 5xx are retried, honouring `Retry-After`; every
 other status is final. Timeouts and connection errors are retried.

@@ -10,6 +10,10 @@ Formats:
 `template` replaces the body with a rendered template (format must stay `event`); it is sent as
 `application/json` unless `headers` say otherwise, and `| tojson` quotes values for JSON.
 
+Headers: `webhook-id` (the delivery's webhook id, the same on every retry, for the receiver to
+deduplicate on) is always sent; with `secret` (`whsec_<base64>`) `webhook-timestamp` and
+`webhook-signature: v1,<base64>` follow Standard Webhooks. `headers` adds the user's own.
+
 Answers: 2xx is success; 408, 409, 425, 429 and 5xx are retried, honouring `Retry-After`; every
 other status is final. Timeouts and connection errors are retried.
 """

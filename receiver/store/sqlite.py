@@ -289,8 +289,15 @@ class SqliteStore:
         return int(rows[0][0]), rows[0][1]
 
     async def list_events(self, where: EventFilter, limit: int) -> list[StoredEvent]:
-        sql, params = _event_query(where, limit)
-        return [_stored(row) for row in await self._read(sql, params)]
+        """Events matching `where`, newest first; `where.before_id` is the cursor."""
+        sql, params = _event_query(where, "body, stale, held, note")
+        sql += " ORDER BY id DESC LIMIT :limit"
+        return [_stored(row) for row in await self._read(sql, {**params, "limit": limit})]
+
+    async def count_events(self, where: EventFilter) -> int:
+        """How many events match `where`."""
+        sql, params = _event_query(where, "count(*)")
+        return int((await self._read(sql, params))[0][0])
 
     async def get_event(self, event_id: str) -> StoredEvent | None:
         rows = await self._read(Q["get_event"], {"id": event_id})
@@ -349,6 +356,28 @@ class SqliteStore:
 
         ids: list[str] = await self._write(op)
         return ids
+
+    async def add_deliveries_many(
+        self, plan: list[tuple[str, list[tuple[str | None, str]]]], *, replay: bool, now: float
+    ) -> int:
+        """Add deliveries for many stored events in one commit, due at once."""
+
+        async def op(conn: aiosqlite.Connection) -> int:
+            at = _now_text()
+            added = 0
+            for event_id, pairs in plan:
+                ids = await self._insert_deliveries(
+                    conn, event_id, pairs, "pending", replay=replay, now=at, due=now
+                )
+                added += len(ids)
+            return added
+
+        count: int = await self._write(op)
+        return count
+
+    async def get_delivery(self, delivery_id: str) -> DeliveryRow | None:
+        rows = await self._read(Q["get_delivery"], {"id": delivery_id})
+        return _delivery(rows[0]) if rows else None
 
     async def retry_delivery(self, delivery_id: str, now: float) -> bool:
         async def op(conn: aiosqlite.Connection) -> bool:
@@ -454,10 +483,10 @@ def _delivery(r: Any) -> DeliveryRow:
 _FILTER_COLUMNS = ("source", "provider", "type", "status", "task_id", "model")
 
 
-def _event_query(where: EventFilter, limit: int) -> tuple[str, dict[str, Any]]:
-    """Build the event listing query from fixed fragments; values are always parameters."""
+def _event_query(where: EventFilter, columns: str) -> tuple[str, dict[str, Any]]:
+    """Build an event query from fixed fragments; values are always parameters."""
     clauses: list[str] = []
-    params: dict[str, Any] = {"limit": limit}
+    params: dict[str, Any] = {}
     for column in _FILTER_COLUMNS:
         value = getattr(where, column)
         if value is not None:
@@ -481,7 +510,7 @@ def _event_query(where: EventFilter, limit: int) -> tuple[str, dict[str, Any]]:
             "EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.sink = :sink)"
         )
         params["sink"] = where.sink
-    sql = "SELECT body, stale, held, note FROM events"
+    sql = f"SELECT {columns} FROM events"
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
-    return sql + " ORDER BY id DESC LIMIT :limit", params
+    return sql, params

@@ -94,9 +94,15 @@ WHERE (:state IS NULL OR state = :state) AND (:sink IS NULL OR sink = :sink)
   AND (:before_id IS NULL OR id < :before_id)
 ORDER BY id DESC LIMIT :limit
 
+-- name: get_delivery
+SELECT id, event_id, sink, rule, state, replay, webhook_id, attempts, next_at, created_at, updated_at, last_error
+FROM deliveries WHERE id = :id
+
 -- name: retry_delivery
+-- A pending delivery a worker holds right now is left alone: it is being sent.
 UPDATE deliveries SET state = 'pending', next_at = :now, updated_at = :at, lease_owner = NULL, lease_until = NULL
-WHERE id = :id AND state IN ('dead', 'pending')
+WHERE id = :id
+  AND (state = 'dead' OR (state = 'pending' AND (lease_until IS NULL OR lease_until < :now)))
 RETURNING id
 
 -- name: retry_dead

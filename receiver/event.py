@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 from datetime import UTC, datetime
 from typing import Literal
@@ -112,28 +113,34 @@ def rfc3339(moment: datetime) -> str:
 def to_rfc3339(value: object) -> str | None:
     """Read a provider timestamp (ISO 8601 string or unix seconds/ms) as RFC 3339 UTC.
 
-    Values that are not timestamps give None rather than an error: a provider's odd clock
+    Anything that cannot be read as a moment vidhook can write (a Unicode digit, a huge number,
+    a date near year 1 with an offset) gives None rather than an error: a provider's odd clock
     field must not cost the user an event.
     """
+    try:
+        moment = _moment(value)
+        return None if moment is None else rfc3339(moment)
+    except (ValueError, OverflowError, OSError):
+        return None
+
+
+# ASCII digits only: str.isdigit() also passes "²" and other digits float() cannot read.
+_UNIX_TEXT = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+
+
+def _moment(value: object) -> datetime | None:
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, int | float):
-        seconds = float(value) / 1000 if value > 1e11 else float(value)
-        try:
-            return rfc3339(datetime.fromtimestamp(seconds, UTC))
-        except (OverflowError, OSError, ValueError):
-            return None
-    if isinstance(value, str) and value:
+        seconds = float(value)
+        # Above 1e11 (a date in AD 5138 as seconds) the number can only be milliseconds.
+        return datetime.fromtimestamp(seconds / 1000 if seconds > 1e11 else seconds, UTC)
+    if isinstance(value, str):
         text = value.strip()
-        if text.replace(".", "", 1).isdigit():
-            return to_rfc3339(float(text))
-        try:
-            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        return rfc3339(parsed)
+        if _UNIX_TEXT.fullmatch(text):
+            return _moment(float(text))
+        parsed = datetime.fromisoformat(text)
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
     return None
 
 

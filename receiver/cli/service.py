@@ -59,9 +59,11 @@ def run_serve(args: argparse.Namespace) -> int:
     app = create_app(settings, config_path=config_path(args), handle_sighup=True)
     if is_default:
         _print_default_banner(settings)
+    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and
+    # rewrite the peer address, bypassing each source's own `trusted_proxies`.
     uvicorn.run(
         app, host=server.host, port=server.port, log_config=None, access_log=False,
-        server_header=False, lifespan="on", timeout_graceful_shutdown=15,
+        server_header=False, proxy_headers=False, lifespan="on", timeout_graceful_shutdown=15,
     )  # fmt: skip
     return 0
 
@@ -110,13 +112,13 @@ def run_migrate(args: argparse.Namespace) -> int:
     """Open the store, which applies any pending migration, and report its URL."""
     settings, _ = asyncio.run(resolve_settings(args))
 
-    async def migrate() -> None:
+    async def migrate() -> str:
         store = open_store(settings.store.url)
         await store.open()
         await store.close()
+        return store.url  # without the password a PostgreSQL URL may carry
 
-    asyncio.run(migrate())
-    print(f"migrated {settings.store.url}")
+    print(f"migrated {asyncio.run(migrate())}")
     return 0
 
 

@@ -50,8 +50,15 @@ async def start_vidhook(
     """Start vidhook in this event loop on a free port; return it and its stop function."""
     services = build_services(settings, http=provider_http, config_path=config_path)
     app = create_app(settings, services=services, run_workers=run_workers)
+    # As `vidhook serve` runs it: X-Forwarded-For is each source's business, not uvicorn's.
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_config=None, access_log=False, lifespan="on"
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        lifespan="on",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -10,6 +10,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
+from receiver.config import SourceConfig
 from receiver.errors import (
     NotFound,
     PayloadTooLarge,
@@ -115,7 +116,7 @@ async def _accept(
         method=request.method,
         path=request.url.path.rsplit("/", 1)[0] + "/[redacted]" if token else request.url.path,
         client=source.verifier.client_address(inbound),
-        headers=redact(headers),
+        headers=redact(headers, _signature_headers(source.config)),
         body=body,
     )
     result = await services.intake.accept(
@@ -123,6 +124,11 @@ async def _accept(
     )
     payload = {"id": result.event.id, "duplicate": result.duplicate}
     return Response(services.encode(payload), media_type="application/json", status_code=200)
+
+
+def _signature_headers(config: SourceConfig) -> frozenset[str]:
+    """The source's own HMAC header, which the well-known secret names may not cover."""
+    return frozenset({config.hmac.header.lower()}) if config.hmac else frozenset()
 
 
 def _headers(request: Request[Any, Any, Any]) -> dict[str, str]:

@@ -118,7 +118,7 @@ class OutboxWorker:
             free = sink.config.concurrency - len(self._inflight[name])
             if free <= 0:
                 continue
-            lease = sink.config.timeout + 30.0
+            lease = sink.config.timeout + sink.config.lease_margin
             for due in await self.store.claim(name, self.owner, now, lease, free):
                 task = asyncio.create_task(self._deliver(sink, due))
                 self._inflight[name].add(task)

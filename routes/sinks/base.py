@@ -27,12 +27,17 @@ class SinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
     `retry_schedule` is the list of delays in seconds before each retry; after the last one the
     delivery is dead. None means the default schedule.
+
+    A claimed delivery is leased for `timeout + lease_margin` seconds: if its instance dies,
+    another one sends it once the lease expires. The margin covers recording the attempt after
+    the send; a smaller one lets instances take over sooner.
     """
 
     type: str
     concurrency: int = 4
     timeout: float = 15.0
     retry_schedule: list[float] | None = None
+    lease_margin: float = 30.0
 
 
 class Delivery(msgspec.Struct, kw_only=True):

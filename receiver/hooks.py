@@ -46,21 +46,29 @@ async def receive_callback(
         body = await _read_body(request, services.settings.server.max_body_bytes)
         return await _accept(request, services, source, token, body)
     except VidhookError as exc:
-        client = request.client.host if request.client else ""
-        services.metrics.rejected.labels(source[:64], exc.code).inc()
-        rejection = Rejection(
-            at=services.now_text(),
-            source=source[:200],
-            reason=exc.code,
-            status=exc.status_code,
-            message=exc.message[:1000],
-            client=client,
-            size=len(body),
-            head=body[:_HEAD_BYTES],
-        )
-        keep = services.settings.server.rejected_log_size
-        task = BackgroundTask(services.record_rejection, rejection, keep)
-        return error_response(exc, background=task)
+        return _refuse(request, services, source, body, exc)
+
+
+def _refuse(
+    request: Request[Any, Any, Any], services: Services, name: str, body: bytes, exc: VidhookError
+) -> Response[bytes]:
+    """The error answer, with the refused request kept in the bounded rejection log."""
+    # Only configured names become metric labels: each unknown name would add a series forever.
+    label = name if name in services.sources else "(unknown)"
+    services.metrics.rejected.labels(label, exc.code).inc()
+    rejection = Rejection(
+        at=services.now_text(),
+        source=name[:200],
+        reason=exc.code,
+        status=exc.status_code,
+        message=exc.message[:1000],
+        client=request.client.host if request.client else "",
+        size=len(body),
+        head=body[:_HEAD_BYTES],
+    )
+    keep = services.settings.server.rejected_log_size
+    task = BackgroundTask(services.record_rejection, rejection, keep)
+    return error_response(exc, background=task)
 
 
 async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:

@@ -63,7 +63,8 @@ def _refuse(
         status=exc.status_code,
         message=exc.message[:1000],
         client=request.client.host if request.client else "",
-        size=len(body),
+        # A body refused for its declared size is never read; its size is the declared one.
+        size=len(body) or _declared_length(request) or 0,
         head=body[:_HEAD_BYTES],
     )
     keep = services.settings.server.rejected_log_size
@@ -71,9 +72,14 @@ def _refuse(
     return error_response(exc, background=task)
 
 
+def _declared_length(request: Request[Any, Any, Any]) -> int | None:
+    declared = request.headers.get("content-length", "").strip()
+    return int(declared) if declared.isascii() and declared.isdigit() else None
+
+
 async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    declared = _declared_length(request)
+    if declared is not None and declared > limit:
         raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
     try:
         body = await request.body()

@@ -11,16 +11,12 @@ from litestar.exceptions import HTTPException
 from litestar.params import FromPath
 
 from receiver.config import SourceConfig
-from receiver.errors import (
-    NotFound,
-    PayloadTooLarge,
-    RateLimited,
-    UnreadablePayload,
-    VidhookError,
-)
+from receiver.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, VidhookError
+from receiver.event import TaskReport
 from receiver.http_errors import error_response
 from receiver.logs import redact
 from receiver.services import Services
+from receiver.sources import Source
 from receiver.store.records import RawRequest, Rejection
 from receiver.verify import InboundRequest
 
@@ -93,20 +89,9 @@ async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
 
 
 async def _accept(
-    request: Request[Any, Any, Any],
-    services: NamedDependency[Services],
-    name: str,
-    token: str | None,
-    body: bytes,
+    request: Request[Any, Any, Any], services: Services, name: str, token: str | None, body: bytes
 ) -> Response[bytes]:
-    source = services.sources.get(name)
-    if source is None:
-        raise NotFound(f"no source named {name[:64]!r} is configured", code="unknown_source")
-    now = services.clock()
-    if source.limiter is not None:
-        wait = source.limiter.take(now)
-        if wait > 0:
-            raise RateLimited(f"source {name!r} is over its rate limit", retry_after=wait)
+    source = _admit(services, name)
     headers = _headers(request)
     inbound = InboundRequest(
         headers=headers,
@@ -115,20 +100,11 @@ async def _accept(
         path_token=token,
         query_token=request.query_params.get("token"),
     )
-    verified_by = source.verifier.verify(inbound, now)
-    reader = source.provider.read_callback
-    if reader is None:
-        raise NotFound(
-            f"source {name!r} is a {source.config.provider} source, which never calls back;"
-            " vidhook polls its tasks instead",
-            code="no_callbacks",
-        )
-    if not body.strip():
-        raise UnreadablePayload("the body is empty; expected the provider's JSON callback")
-    report = reader(body, source.config)
+    verified_by = source.verifier.verify(inbound, services.clock())
+    report = _read(source, body)
     raw = RawRequest(
         method=request.method,
-        path=request.url.path.rsplit("/", 1)[0] + "/[redacted]" if token else request.url.path,
+        path=f"/hooks/{name}/[redacted]" if token is not None else f"/hooks/{name}",
         client=source.verifier.client_address(inbound),
         headers=redact(headers, _signature_headers(source.config)),
         body=body,
@@ -138,6 +114,42 @@ async def _accept(
     )
     payload = {"id": result.event.id, "duplicate": result.duplicate}
     return Response(services.encode(payload), media_type="application/json", status_code=200)
+
+
+def _admit(services: Services, name: str) -> Source:
+    """The configured source of this name, once its rate limit lets one more request in."""
+    source = services.sources.get(name)
+    if source is None:
+        raise NotFound(f"no source named {name[:64]!r} is configured", code="unknown_source")
+    if source.limiter is not None:
+        wait = source.limiter.take(services.clock())
+        if wait > 0:
+            raise RateLimited(f"source {name!r} is over its rate limit", retry_after=wait)
+    return source
+
+
+def _read(source: Source, body: bytes) -> TaskReport:
+    """The provider's report in the body, once the body is known to be worth decoding."""
+    reader = source.provider.read_callback
+    if reader is None:
+        raise NotFound(
+            f"source {source.name!r} is a {source.config.provider} source, which never calls"
+            " back; vidhook polls its tasks instead",
+            code="no_callbacks",
+        )
+    if not body.strip():
+        raise BadRequest(
+            "the body is empty; expected the provider's JSON callback", code="invalid_json"
+        )
+    try:
+        # The decoders skip unknown fields without looking inside, bad UTF-8 included.
+        body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(
+            f"body is not valid UTF-8 (byte {exc.start}); JSON must be UTF-8",
+            code="invalid_json",
+        ) from None
+    return reader(body, source.config)
 
 
 def _signature_headers(config: SourceConfig) -> frozenset[str]:

@@ -1,0 +1,138 @@
+"""What only the PostgreSQL store does: migrations raced by instances starting together,
+wake-ups across instances by LISTEN/NOTIFY, its URL options, and `vidhook migrate`."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+
+import asyncpg
+import pytest
+
+from receiver.errors import ConfigError, StoreUnavailable
+from receiver.store import open_store
+from receiver.store.pg_schema import parse_target
+from receiver.store.sql import migrations
+from tests.pg import postgres_database
+from tests.store_contract.samples import RAW, T0, make_event, route_to
+
+# The `vidhook` command, run by this interpreter.
+VIDHOOK = [sys.executable, "-c", "import sys; from receiver.cli import main; sys.exit(main())"]
+
+
+@pytest.fixture
+async def pg_url():
+    async with postgres_database() as url:
+        yield url
+
+
+@pytest.fixture
+async def two_instances(pg_url):
+    first, second = open_store(pg_url), open_store(pg_url)
+    await asyncio.gather(first.open(), second.open())
+    yield first, second
+    await asyncio.gather(first.close(), second.close())
+
+
+async def test_instances_starting_together_apply_each_migration_once(pg_url):
+    stores = [open_store(pg_url) for _ in range(4)]
+    await asyncio.gather(*(store.open() for store in stores))
+    try:
+        conn = await asyncpg.connect(pg_url)
+        versions = [r[0] for r in await conn.fetch("SELECT version FROM schema_version")]
+        await conn.close()
+        assert sorted(versions) == [version for version, _ in migrations("postgres")]
+    finally:
+        await asyncio.gather(*(store.close() for store in stores))
+
+
+async def _woken(store) -> asyncio.Event:
+    woken = asyncio.Event()
+    store.on_new_deliveries(woken.set)
+    await asyncio.sleep(0.2)  # let the listener's own wake-up on connecting pass
+    woken.clear()
+    return woken
+
+
+async def test_new_deliveries_on_one_instance_wake_the_others(two_instances):
+    first, second = two_instances
+    woken = await _woken(second)
+    result = await first.ingest(make_event("t1"), RAW, route_to("ops"))
+    await asyncio.wait_for(woken.wait(), timeout=10)
+
+    woken.clear()
+    await first.add_deliveries(result.event.id, [(None, "ops")], replay=True, now=T0)
+    await asyncio.wait_for(woken.wait(), timeout=10)
+
+    woken.clear()
+    assert len(await first.claim("ops", "w1", T0, 30, 10)) == 2
+    await first.release("w1")
+    await asyncio.wait_for(woken.wait(), timeout=10)
+
+
+async def test_the_listener_comes_back_after_losing_its_connection(two_instances, pg_url):
+    first, second = two_instances
+    woken = await _woken(second)
+    admin = await asyncpg.connect(pg_url)
+    try:
+        killed = await admin.fetchval(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'LISTEN%'"
+        )
+    finally:
+        await admin.close()
+    assert killed == 2
+    await asyncio.wait_for(woken.wait(), timeout=10)  # the wake-up after reconnecting
+    for _ in range(50):
+        woken.clear()
+        await first.ingest(make_event(f"t{_}"), RAW, route_to("ops"))
+        try:
+            await asyncio.wait_for(woken.wait(), timeout=0.5)
+            break
+        except TimeoutError:
+            continue  # the listener may still be reconnecting
+    assert woken.is_set()
+
+
+async def test_an_unreachable_server_is_store_unavailable_without_the_password():
+    store = open_store("postgresql://vidhook:s3cret@127.0.0.1:1/vidhook")
+    assert store.url == "postgresql://vidhook:***@127.0.0.1:1/vidhook"
+    with pytest.raises(StoreUnavailable) as caught:
+        await store.open()
+    assert "s3cret" not in caught.value.message
+    assert "127.0.0.1:1" in caught.value.message
+    with pytest.raises(StoreUnavailable):
+        await store.ping()
+
+
+def test_pool_options_are_read_from_the_url_and_the_rest_go_to_the_driver():
+    target = parse_target("postgresql://u:pw@db:5432/vh?pool_max=20&pool_min=2&sslmode=require")
+    assert (target.pool_min, target.pool_max) == (2, 20)
+    assert target.dsn == "postgresql://u:pw@db:5432/vh?sslmode=require"
+    assert target.display == "postgresql://u:***@db:5432/vh?sslmode=require"
+    for bad in ("pool_max=0", "pool_max=lots", "pool_min=5&pool_max=2"):
+        with pytest.raises(ConfigError, match="pool_m"):
+            parse_target(f"postgresql://db/vh?{bad}")
+
+
+async def test_vidhook_migrate_prepares_a_postgres_database(pg_url, tmp_path):
+    password_url = pg_url.replace("postgres@", "postgres:unused-password@", 1)
+    config = tmp_path / "vidhook.toml"
+    config.write_text(f'[store]\nurl = "{password_url}"\n')
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [*VIDHOOK, "migrate", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "migrated postgresql://postgres:***@" in done.stdout
+    assert "unused-password" not in done.stdout + done.stderr
+    conn = await asyncpg.connect(pg_url)
+    try:
+        tables = {r[0] for r in await conn.fetch("SELECT tablename FROM pg_tables")}
+    finally:
+        await conn.close()
+    assert {"events", "deliveries", "attempts", "tasks", "rejected", "meta"} <= tables

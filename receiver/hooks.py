@@ -14,6 +14,7 @@ from receiver.config import SourceConfig
 from receiver.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, VidhookError
 from receiver.event import TaskReport
 from receiver.http_errors import error_response
+from receiver.json_depth import nests_deeper_than
 from receiver.logs import redact
 from receiver.services import Services
 from receiver.sources import Source
@@ -101,7 +102,7 @@ async def _accept(
         query_token=request.query_params.get("token"),
     )
     verified_by = source.verifier.verify(inbound, services.clock())
-    report = _read(source, body)
+    report = _read(source, body, services.settings.server.max_json_depth)
     raw = RawRequest(
         method=request.method,
         path=f"/hooks/{name}/[redacted]" if token is not None else f"/hooks/{name}",
@@ -128,7 +129,7 @@ def _admit(services: Services, name: str) -> Source:
     return source
 
 
-def _read(source: Source, body: bytes) -> TaskReport:
+def _read(source: Source, body: bytes, max_depth: int) -> TaskReport:
     """The provider's report in the body, once the body is known to be worth decoding."""
     reader = source.provider.read_callback
     if reader is None:
@@ -149,6 +150,11 @@ def _read(source: Source, body: bytes) -> TaskReport:
             f"body is not valid UTF-8 (byte {exc.start}); JSON must be UTF-8",
             code="invalid_json",
         ) from None
+    if nests_deeper_than(body, max_depth):
+        raise BadRequest(
+            f"JSON body nests deeper than {max_depth} levels (server.max_json_depth)",
+            code="json_too_deep",
+        )
     return reader(body, source.config)
 
 

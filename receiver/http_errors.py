@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
@@ -27,15 +28,22 @@ _HTTP_CODES = {
     429: "rate_limited",
 }
 
+_PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
 
 def _response(
-    status: int, code: str, message: str, background: BackgroundTask | None = None
+    status: int,
+    code: str,
+    message: str,
+    background: BackgroundTask | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Response[bytes]:
     return Response(
         _encode({"error": {"code": code, "message": message}}),
         status_code=status,
         media_type="application/json",
         background=background,
+        headers=headers,
     )
 
 
@@ -51,14 +59,27 @@ def _vidhook_error(_: Request[Any, Any, Any], exc: VidhookError) -> Response[byt
     return error_response(exc)
 
 
-def _http_error(_: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
     status = exc.status_code
     message = str(exc.detail)
     if isinstance(exc, ValidationException) and exc.extra:
         message = f"{message}: {_encode(exc.extra).decode()}"
     if status >= 500:
         return _response(status, "internal_error", "internal error")
-    return _response(status, _HTTP_CODES.get(status, "http_error"), message)
+    headers = dict(exc.headers or {})
+    if message == _PHRASES.get(status):  # the router's bare "Not Found" says nothing useful
+        message = _routing_message(request, status, headers.get("allow"))
+    return _response(status, _HTTP_CODES.get(status, "http_error"), message, headers=headers)
+
+
+def _routing_message(request: Request[Any, Any, Any], status: int, allow: str | None) -> str:
+    path = request.url.path[:200]
+    if status == 404:
+        return f"nothing is served at {path}; callbacks go to POST /hooks/{{source}}[/{{token}}]"
+    if status == 405:
+        allowed = f"; use {allow}" if allow else ""
+        return f"{request.method[:16]} is not allowed on {path}{allowed}"
+    return _PHRASES[status]
 
 
 def _unexpected(_: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:

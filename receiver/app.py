@@ -19,12 +19,14 @@ from litestar.openapi.config import OpenAPIConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from receiver import __version__
+from receiver.admin import admin_router
 from receiver.api_auth import TokenTable
 from receiver.config import Settings, load_settings
 from receiver.errors import StoreUnavailable
 from receiver.hooks import receive_callback
 from receiver.http_errors import error_response, exception_handlers
 from receiver.request_id import RequestIdMiddleware
+from receiver.retention import RetentionTask
 from receiver.services import Services
 from receiver.sources import build_sources
 from receiver.store import Store, open_store
@@ -36,7 +38,7 @@ from routes.worker import OutboxWorker
 __all__ = ["build_services", "create_app"]
 
 # Routers and handlers beyond the callback endpoint and health: one entry per API module.
-API_HANDLERS: list[Any] = []
+API_HANDLERS: list[Any] = [admin_router]
 
 log = structlog.get_logger("vidhook")
 
@@ -71,6 +73,7 @@ def build_services(
         config_path=config_path,
     )
     services.sinks = sinks
+    services.background.append(RetentionTask(services.store, settings.store.retention_days, clock))
     return services
 
 

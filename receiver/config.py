@@ -102,6 +102,7 @@ class ServerConfig(_Config):
     max_body_bytes: int = 1_048_576
     max_json_depth: int = 64
     rejected_log_size: int = 1000
+    max_replay_events: int = 10_000  # the most events one replay call may touch
 
 
 class StoreConfig(_Config):

@@ -502,8 +502,12 @@ def _event_query(where: EventFilter, columns: str) -> tuple[str, dict[str, Any]]
         clauses.append("id < :before_id")
         params["before_id"] = where.before_id
     for i, (key, value) in enumerate(sorted(where.labels.items())):
-        clauses.append(f"json_extract(body, :label_path{i}) = :label_value{i}")
-        params[f"label_path{i}"] = f'$.labels."{key}"'
+        # json_each rather than a JSON path, so any key works, quotes included.
+        clauses.append(
+            "EXISTS (SELECT 1 FROM json_each(events.body, '$.labels') l"
+            f" WHERE l.key = :label_key{i} AND l.value = :label_value{i})"
+        )
+        params[f"label_key{i}"] = key
         params[f"label_value{i}"] = value
     if where.sink:
         clauses.append(

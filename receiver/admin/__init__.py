@@ -1,0 +1,30 @@
+"""The admin API under `/admin`: every call needs `Authorization: Bearer` with an API token
+holding the scope the handler names (`read` to look, `admin` to change)."""
+
+from __future__ import annotations
+
+from litestar import Router
+
+from receiver.admin.deliveries import DeliveriesController
+from receiver.admin.events import EventsController, ReplayController
+from receiver.admin.rejected import RejectedController
+from receiver.admin.rules import RulesController
+from receiver.admin.sinks import SinksController
+from receiver.admin.sources import SourcesController
+from receiver.api_auth import require_scope
+
+__all__ = ["admin_router"]
+
+admin_router = Router(
+    path="/admin",
+    guards=[require_scope],
+    route_handlers=[
+        EventsController,
+        ReplayController,
+        DeliveriesController,
+        SinksController,
+        RejectedController,
+        SourcesController,
+        RulesController,
+    ],
+)

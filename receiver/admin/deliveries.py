@@ -1,0 +1,54 @@
+"""`/admin/deliveries`: the outbox and its history, and retrying one delivery."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, QueryParameter
+
+from receiver.admin.schemas import DeliveryPage, errors
+from receiver.retry import retry_delivery
+from receiver.services import Services
+from receiver.store.records import DeliveryRow
+
+__all__ = ["DeliveriesController"]
+
+
+class DeliveriesController(Controller):
+    """Deliveries by state and sink, and retry of one."""
+
+    path = "/deliveries"
+    tags = ["admin: deliveries"]
+
+    @get("/", opt={"scope": "read"}, summary="List deliveries", responses=errors())
+    async def list_deliveries(
+        self,
+        services: NamedDependency[Services],
+        delivery_state: Annotated[
+            Literal["pending", "held", "delivered", "dead"] | None, QueryParameter(name="state")
+        ] = None,
+        sink: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    ) -> DeliveryPage:
+        """Deliveries, newest first, a page at a time; `state=dead` lists what gave up."""
+        rows = await services.store.list_deliveries(delivery_state, sink, cursor or None, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return DeliveryPage(items=rows, next_cursor=rows[-1].id if more else None)
+
+    @post(
+        "/{delivery_id:str}/retry",
+        opt={"scope": "admin"},
+        status_code=200,
+        summary="Retry one delivery",
+        responses=errors(404, 409),
+    )
+    async def retry(
+        self, delivery_id: FromPath[str], services: NamedDependency[Services]
+    ) -> DeliveryRow:
+        """Make a dead (or waiting) delivery due now, keeping its webhook id; delivered, held
+        and in-flight deliveries are refused."""
+        return await retry_delivery(services.store, services.sinks, services.clock, delivery_id)

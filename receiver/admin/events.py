@@ -1,0 +1,166 @@
+"""`/admin/events`: list and inspect stored events, and replay them."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from receiver.admin.schemas import (
+    AttemptView,
+    EventDetail,
+    EventPage,
+    RawView,
+    ReplayedEvent,
+    ReplayEventRequest,
+    ReplayRequest,
+    errors,
+)
+from receiver.config import ProviderName
+from receiver.errors import NotFound
+from receiver.event import EventType, Status
+from receiver.event_filter import build_filter, parse_labels
+from receiver.replay import Replayer, ReplayResult
+from receiver.services import Services
+from receiver.store import Store
+
+__all__ = ["EventsController", "ReplayController", "event_detail", "replayer"]
+
+Text = Annotated[str | None, QueryParameter(max_length=200)]
+Since = Annotated[
+    str | None,
+    QueryParameter(
+        max_length=64,
+        description="received at or after: RFC 3339, or an age before now such as 30m, 12h, 7d",
+    ),
+]
+Until = Annotated[
+    str | None, QueryParameter(max_length=64, description="received before (as `since`)")
+]
+Labels = Annotated[
+    list[str] | None,
+    QueryParameter(name="label", description="label filter `key:value`, repeatable"),
+]
+Limit = Annotated[int, QueryParameter(ge=1, le=1000, description="page size")]
+Cursor = Annotated[
+    str | None, QueryParameter(max_length=64, description="`next_cursor` of the previous page")
+]
+
+
+async def event_detail(store: Store, event_id: str) -> EventDetail:
+    """One event with its raw request, deliveries and attempts; NotFound if unknown."""
+    stored = await store.get_event(event_id)
+    if stored is None:
+        raise NotFound(f"no event with id {event_id[:64]!r}", code="unknown_event")
+    raw = await store.get_raw(event_id)
+    return EventDetail(
+        event=stored.event,
+        stale=stored.stale,
+        held=stored.held,
+        note=stored.note,
+        raw=RawView.of(raw) if raw else None,
+        deliveries=await store.deliveries_of(event_id),
+        attempts=[AttemptView.of(a) for a in await store.attempts_of(event_id)],
+    )
+
+
+def replayer(services: Services) -> Replayer:
+    """The replayer over this instance's store, rules and sinks."""
+    cap = services.settings.server.max_replay_events
+    return Replayer(services.store, services.rules, services.sinks, services.clock, cap)
+
+
+class EventsController(Controller):
+    """Stored events: newest first, filtered, with their history; replays of one."""
+
+    path = "/events"
+    tags = ["admin: events"]
+
+    @get("/", opt={"scope": "read"}, summary="List events", responses=errors())
+    async def list_events(
+        self,
+        services: NamedDependency[Services],
+        since: Since = None,
+        until: Until = None,
+        source: Text = None,
+        provider: Annotated[ProviderName | None, QueryParameter()] = None,
+        event_type: Annotated[EventType | None, QueryParameter(name="type")] = None,
+        status: Annotated[Status | None, QueryParameter()] = None,
+        task_id: Text = None,
+        model: Text = None,
+        sink: Annotated[
+            str | None, QueryParameter(description="events routed to this sink")
+        ] = None,
+        labels: Labels = None,
+        cursor: Cursor = None,
+        limit: Limit = 100,
+    ) -> EventPage:
+        """Events matching every given filter, newest first, a page at a time."""
+        where = build_filter(
+            now=services.clock(), since=since, until=until, labels=parse_labels(labels),
+            cursor=cursor,
+            source=source, provider=provider, type=event_type, status=status,
+            task_id=task_id, model=model, sink=sink,
+        )  # fmt: skip
+        rows = await services.store.list_events(where, limit + 1)
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return EventPage(items=rows, next_cursor=rows[-1].event.id if more else None)
+
+    @get(
+        "/{event_id:str}",
+        opt={"scope": "read"},
+        summary="Show one event",
+        responses=errors(404),
+    )
+    async def show_event(
+        self, event_id: FromPath[str], services: NamedDependency[Services]
+    ) -> EventDetail:
+        """The event, its redacted raw request, its deliveries (replays too) and attempts."""
+        return await event_detail(services.store, event_id)
+
+    @post(
+        "/{event_id:str}/replay",
+        opt={"scope": "admin"},
+        status_code=200,
+        summary="Replay one event",
+        responses=errors(404, 409),
+    )
+    async def replay_event(
+        self,
+        event_id: FromPath[str],
+        services: NamedDependency[Services],
+        data: JSONBody[ReplayEventRequest | None] = None,
+    ) -> ReplayedEvent:
+        """New deliveries of the event, marked replay, with new webhook ids: to `sinks`, or
+        through the current rules when no sinks are named."""
+        sinks = data.sinks if data else None
+        made = await replayer(services).replay_event(event_id, sinks)
+        return ReplayedEvent(event_id=event_id, deliveries=made)
+
+
+class ReplayController(Controller):
+    """Bulk replay by filter."""
+
+    path = "/replay"
+    tags = ["admin: events"]
+
+    @post(
+        "/", opt={"scope": "admin"}, status_code=200, summary="Replay by filter", responses=errors()
+    )
+    async def replay(
+        self, data: JSONBody[ReplayRequest], services: NamedDependency[Services]
+    ) -> ReplayResult:
+        """Replay every event matching the filter (held and stale events are skipped); with
+        `dry_run`, only count the events and deliveries it would make. A filter matching more
+        than `server.max_replay_events` events is refused."""
+        where = build_filter(
+            now=services.clock(),
+            since=data.since,
+            until=data.until,
+            labels=data.labels,
+            **data.filter_fields(),
+        )
+        return await replayer(services).replay(where, data.sinks, dry_run=data.dry_run)

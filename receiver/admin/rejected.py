@@ -1,0 +1,31 @@
+"""`/admin/rejected`: the bounded log of refused callbacks, for debugging senders."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from litestar import Controller, get
+from litestar.di import NamedDependency
+from litestar.params import QueryParameter
+
+from receiver.admin.schemas import RejectionPage, RejectionView, errors
+from receiver.services import Services
+
+__all__ = ["RejectedController"]
+
+
+class RejectedController(Controller):
+    """Refused requests, newest first."""
+
+    path = "/rejected"
+    tags = ["admin: rejected"]
+
+    @get("/", opt={"scope": "read"}, summary="List refused requests", responses=errors())
+    async def list_rejected(
+        self,
+        services: NamedDependency[Services],
+        limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 100,
+    ) -> RejectionPage:
+        """Why each was refused, its source, client address, size and first 4 KiB."""
+        rows = await services.store.list_rejected(limit)
+        return RejectionPage(items=[RejectionView.of(row) for row in rows])

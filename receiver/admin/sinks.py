@@ -1,0 +1,62 @@
+"""`/admin/sinks`: each sink's backlog and latest outcomes, and bulk retry of its dead."""
+
+from __future__ import annotations
+
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
+
+from receiver.admin.schemas import RetriedDead, SinkList, SinkView, errors
+from receiver.retry import retry_dead
+from receiver.services import Services
+
+__all__ = ["SinksController", "sink_views"]
+
+
+async def sink_views(services: Services) -> list[SinkView]:
+    """Every configured sink, and every sink still on record, with its stats."""
+    stats = {row.sink: row for row in await services.store.sink_stats()}
+    views = []
+    for name in sorted(set(services.sinks) | set(stats)):
+        sink = services.sinks.get(name)
+        row = stats.get(name)
+        views.append(
+            SinkView(
+                name=name,
+                type=sink.config.type if sink else None,
+                configured=sink is not None,
+                pending=row.pending if row else 0,
+                dead=row.dead if row else 0,
+                delivered=row.delivered if row else 0,
+                last_success=row.last_success if row else None,
+                last_failure=row.last_failure if row else None,
+                last_error=row.last_error if row else None,
+            )
+        )
+    return views
+
+
+class SinksController(Controller):
+    """Sinks, configured or still on record, and retrying a sink's dead deliveries."""
+
+    path = "/sinks"
+    tags = ["admin: sinks"]
+
+    @get("/", opt={"scope": "read"}, summary="List sinks", responses=errors())
+    async def list_sinks(self, services: NamedDependency[Services]) -> SinkList:
+        """Pending, dead and delivered counts, last success, last failure and its error."""
+        return SinkList(items=await sink_views(services))
+
+    @post(
+        "/{sink:str}/retry",
+        opt={"scope": "admin"},
+        status_code=200,
+        summary="Retry a sink's dead deliveries",
+        responses=errors(404),
+    )
+    async def retry_dead(
+        self, sink: FromPath[str], services: NamedDependency[Services]
+    ) -> RetriedDead:
+        """Put every dead delivery of the sink back in the outbox, due now."""
+        counts = await retry_dead(services.store, services.sinks, services.clock, sink)
+        return RetriedDead(sink=sink, retried=counts[sink])

@@ -1,0 +1,157 @@
+"""`vidhook rules test FILE --since 7d`: a dry run of new rules against stored events.
+
+For each rule of FILE: which stored events it would have matched and which sinks would have
+fired, with the same matching, `stop` and sink dedupe as live routing. Nothing is sent.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from receiver.cli.connect import add_common, add_filter_arguments, connected, filter_from_args
+from receiver.cli.render import print_json, print_table
+from receiver.errors import BadRequest, ConfigError
+from receiver.event import Event
+from receiver.replay import event_pages
+from routes.rules import RuleSet, build_rule, parse_rules_text
+
+__all__ = ["RuleReport", "register", "trial_rules"]
+
+
+class MatchedEvent(msgspec.Struct, kw_only=True):
+    """An event a rule matched, and the sinks that rule would have sent it to."""
+
+    id: str
+    received_at: str
+    source: str
+    type: str
+    status: str
+    task_id: str
+    sinks: list[str]
+
+
+class RuleReport(msgspec.Struct, kw_only=True):
+    """What one rule would have done over the events tested."""
+
+    name: str
+    matched: int
+    sinks: dict[str, int]
+    events: list[MatchedEvent]
+
+
+def register(commands: Any) -> None:
+    """Add `rules test`."""
+    rules = commands.add_parser("rules", help="work with routing rules")
+    actions = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
+    test = actions.add_parser(
+        "test",
+        help="which stored events each rule of FILE would have matched (sends nothing)",
+    )
+    add_common(test)
+    test.add_argument("file", metavar="FILE", help="a rules file: [[rules]] tables")
+    add_filter_arguments(test)
+    test.set_defaults(since="7d")
+    test.add_argument("--show", type=int, default=10, help="events listed per rule (default 10)")
+    test.add_argument(
+        "--max-events", type=int, default=100_000, help="refuse to test more events than this"
+    )
+    test.set_defaults(run=run_rules_test)
+
+
+def load_rule_file(path: str, known_sinks: set[str]) -> RuleSet:
+    """The rules of one file, checked against the configured sinks."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read: {exc}") from None
+    rules = [
+        build_rule(config, origin=path, known_sinks=known_sinks)
+        for config in parse_rules_text(text, origin=path)
+    ]
+    names = [rule.name for rule in rules]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(f'{path}: rule "{twice[0]}": duplicate name')
+    return RuleSet(tuple(rules))
+
+
+def trial_rules(rules: RuleSet, events: list[Event], show: int) -> tuple[list[RuleReport], int]:
+    """Each rule's report over the events, and how many events no rule would send anywhere."""
+    reports = {
+        rule.name: RuleReport(name=rule.name, matched=0, sinks={}, events=[])
+        for rule in rules.rules
+    }
+    fired: dict[str, Counter[str]] = {name: Counter() for name in reports}
+    unrouted = 0
+    for event in events:
+        pairs = rules.route(event)
+        unrouted += not pairs
+        for rule in rules.matched(event):
+            report = reports[rule.name]
+            sinks = [sink for name, sink in pairs if name == rule.name]
+            fired[rule.name].update(sinks)
+            report.matched += 1
+            if len(report.events) < show:
+                report.events.append(
+                    MatchedEvent(
+                        id=event.id, received_at=event.received_at, source=event.source,
+                        type=event.type, status=event.status, task_id=event.task_id, sinks=sinks,
+                    )
+                )  # fmt: skip
+    for name, counts in fired.items():
+        reports[name].sinks = dict(sorted(counts.items()))
+    return list(reports.values()), unrouted
+
+
+def run_rules_test(args: argparse.Namespace) -> int:
+    """Test FILE's rules against the stored events the filters pick (default: the last 7 days)."""
+
+    async def work() -> tuple[list[Event], RuleSet]:
+        async with connected(args) as services:
+            rules = load_rule_file(args.file, set(services.sinks))
+            where = filter_from_args(args, services.clock())
+            total = await services.store.count_events(where)
+            if total > args.max_events:
+                raise BadRequest(
+                    f"{total} events match, more than --max-events {args.max_events};"
+                    " narrow --since or raise --max-events"
+                )
+            events = [
+                stored.event
+                async for page in event_pages(services.store, where, total)
+                for stored in page
+                if not stored.stale
+            ]
+            return events, rules
+
+    events, rules = asyncio.run(work())
+    reports, unrouted = trial_rules(rules, events, max(args.show, 0))
+    if args.json:
+        print_json({"events": len(events), "unrouted": unrouted, "rules": reports})
+        return 0
+    print(f"{len(events)} stored events tested against {len(rules)} rules from {args.file}")
+    summary = [
+        (r.name, r.matched, ", ".join(f"{s} x{n}" for s, n in r.sinks.items()) or "-")
+        for r in reports
+    ]
+    print_table("rules", ("rule", "matched", "sinks that would fire"), summary)
+    for report in reports:
+        if report.events:
+            rows = [
+                (e.id, e.received_at, e.source, e.type, e.status, e.task_id, ", ".join(e.sinks))
+                for e in report.events
+            ]
+            more = report.matched - len(report.events)
+            title = f"{report.name}: matched" + (
+                f" (first {len(rows)}, {more} more)" if more else ""
+            )
+            columns = ("event", "received", "source", "type", "status", "task id", "sinks")
+            print_table(title, columns, rows)
+    print(f"{unrouted} events would go to no sink")
+    return 0

@@ -1,0 +1,88 @@
+"""`vidhook simulate PROVIDER --status completed|failed`: send a realistic callback to a
+running vidhook, signed as the source's config requires."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from typing import Any
+
+import httpx
+
+from receiver.cli.config_source import add_config_argument, resolve_settings
+from receiver.config import PROVIDER_NAMES, Settings
+from receiver.errors import BadRequest
+from receiver.simulate import SimulatedCallback, simulated_callback
+
+__all__ = ["register"]
+
+
+def register(commands: Any) -> None:
+    """Add `simulate`."""
+    simulate = commands.add_parser(
+        "simulate", help="send a provider's realistic callback to a running vidhook"
+    )
+    add_config_argument(simulate)
+    simulate.add_argument("provider", choices=PROVIDER_NAMES, metavar="PROVIDER")
+    simulate.add_argument("--status", choices=("completed", "failed"), default="completed")
+    simulate.add_argument("--source", help="which source of PROVIDER (when there are several)")
+    simulate.add_argument(
+        "--url", help="the running vidhook's base URL (default: server.public_url)"
+    )
+    simulate.set_defaults(run=run_simulate)
+
+
+def pick_source(settings: Settings, provider: str, name: str | None) -> str:
+    """The source to simulate: the named one, or the only source of that provider."""
+    if name is not None:
+        config = settings.sources.get(name)
+        if config is None or config.provider != provider:
+            raise BadRequest(f"no {provider} source named {name!r} is configured")
+        return name
+    found = [n for n, config in settings.sources.items() if config.provider == provider]
+    if not found:
+        listed = ", ".join(f"{n} ({c.provider})" for n, c in settings.sources.items()) or "none"
+        raise BadRequest(f"no source of provider {provider!r} is configured; sources: {listed}")
+    if len(found) > 1:
+        raise BadRequest(f"several {provider} sources ({', '.join(found)}); pick one with --source")
+    return found[0]
+
+
+def _warnings(settings: Settings, source: str) -> list[str]:
+    config = settings.sources[source]
+    notes = []
+    if config.allow_ips:
+        notes.append("the source has allow_ips: the callback comes from this machine's address")
+    if config.confirm:
+        notes.append(
+            "the source has confirm = true: vidhook re-reads the task from the provider, which"
+            " does not know this simulated task, so it is held and not routed"
+        )
+    return notes
+
+
+async def send(callback: SimulatedCallback) -> httpx.Response:
+    """POST the callback; a connection failure is a clear error, not a traceback."""
+    async with httpx.AsyncClient(timeout=10.0) as client:
+        try:
+            return await client.post(callback.url, content=callback.body, headers=callback.headers)
+        except httpx.HTTPError as exc:
+            raise BadRequest(f"could not reach vidhook at {callback.url}: {exc}") from None
+
+
+def run_simulate(args: argparse.Namespace) -> int:
+    """Build, sign and send the callback; print vidhook's answer."""
+    settings, _ = asyncio.run(resolve_settings(args))
+    source = pick_source(settings, args.provider, args.source)
+    callback = simulated_callback(settings, source, args.status, time.time(), args.url)
+    for note in _warnings(settings, source):
+        print(f"note: {note}", file=sys.stderr)
+    answer = asyncio.run(send(callback))
+    shown = callback.url
+    if settings.sources[source].tokens:
+        shown = shown.rsplit("/", 1)[0] + "/[token]"
+    print(f"POST {shown} -> {answer.status_code}")
+    print(answer.text)
+    return 0 if answer.is_success else 1

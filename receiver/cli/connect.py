@@ -4,8 +4,12 @@ as command-line options."""
 from __future__ import annotations
 
 import argparse
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TextIO, cast
+
+import structlog
 
 from receiver.app import build_services
 from receiver.cli.config_source import add_config_argument, config_path, resolve_settings
@@ -14,7 +18,13 @@ from receiver.event_filter import build_filter, parse_labels
 from receiver.services import Services
 from receiver.store.records import EventFilter
 
-__all__ = ["add_common", "add_filter_arguments", "connected", "filter_from_args"]
+__all__ = [
+    "add_common",
+    "add_filter_arguments",
+    "connected",
+    "filter_from_args",
+    "logs_to_stderr",
+]
 
 EVENT_TYPES = ("task.completed", "task.failed", "task.progress")
 STATUSES = ("pending", "processing", "completed", "failed", "cancelled", "expired")
@@ -62,12 +72,28 @@ def filter_from_args(args: argparse.Namespace, now: float) -> EventFilter:
     )
 
 
+class _CurrentStderr:
+    """Writes to whatever `sys.stderr` is when a line is logged."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+def logs_to_stderr() -> None:
+    """Send log lines to stderr, so stdout carries only the command's output (`--json`)."""
+    structlog.configure(logger_factory=structlog.PrintLoggerFactory(cast(TextIO, _CurrentStderr())))
+
+
 @asynccontextmanager
 async def connected(args: argparse.Namespace) -> AsyncIterator[Services]:
     """The configured services with their store open, closed again on the way out.
 
     The store is the one the server uses; SQLite's WAL lets both work on it at once.
     """
+    logs_to_stderr()
     settings, _ = await resolve_settings(args)
     services = build_services(settings, config_path=config_path(args))
     await services.store.open()

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 
 from receiver.cli.config_source import add_config_argument, resolve_settings
+from receiver.cli.connect import logs_to_stderr
 from receiver.config import PROVIDER_NAMES, Settings
 from receiver.errors import BadRequest
 from receiver.simulate import SimulatedCallback, simulated_callback
@@ -74,6 +75,7 @@ async def send(callback: SimulatedCallback) -> httpx.Response:
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Build, sign and send the callback; print vidhook's answer."""
+    logs_to_stderr()
     settings, _ = asyncio.run(resolve_settings(args))
     source = pick_source(settings, args.provider, args.source)
     callback = simulated_callback(settings, source, args.status, time.time(), args.url)

@@ -1,0 +1,157 @@
+"""`vidhook events`, `show`, `deliveries`, `retry`, `sinks`, `rejected` and `callback-url` on
+a temporary config and SQLite file, as a user runs them."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from receiver.cli import main
+from receiver.store.records import Rejection
+from receiver.store.sqlite import SqliteStore
+from tests.stored_events import CONFIG, HOOK, RAW, kill_delivery, make_event
+
+
+class Workspace:
+    """A config file and its store, seeded through the store itself."""
+
+    def __init__(self, tmp_path):
+        self.db = tmp_path / "cli.db"
+        self.config = tmp_path / "vidhook.toml"
+        text = CONFIG.replace("{dir}", str(tmp_path))
+        self.config.write_text(f'[store]\nurl = "sqlite:///{self.db}"\n{text}')
+
+    def seed(self, work):
+        async def run():
+            store = SqliteStore(f"sqlite:///{self.db}")
+            await store.open()
+            try:
+                return await work(store)
+            finally:
+                await store.close()
+
+        return asyncio.run(run())
+
+    def run(self, capsys, *argv):
+        code = main([*argv, "--config", str(self.config)])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    def json(self, capsys, *argv):
+        code, out, err = self.run(capsys, *argv, "--json")
+        assert code == 0, err
+        return json.loads(out)
+
+
+def route(event):
+    if event.type == "task.failed":
+        return [("failures", "ops"), ("everything", "out")]
+    return [("everything", "out")]
+
+
+@pytest.fixture
+def ws(tmp_path):
+    return Workspace(tmp_path)
+
+
+@pytest.fixture
+def seeded(ws):
+    events = [make_event(n, labels={"team": "growth"}) for n in range(3)]
+    events.append(make_event(9, status="failed", source="evolink", provider="evolink"))
+
+    async def work(store):
+        for event in events:
+            await store.ingest(event, RAW, route)
+        return await kill_delivery(store, "ops", "connection refused")
+
+    dead = ws.seed(work)
+    return ws, events, dead
+
+
+def test_events_table_json_filters_and_pages(seeded, capsys):
+    ws, events, _ = seeded
+    code, out, _ = ws.run(capsys, "events")
+    assert code == 0 and all(e.id in out for e in events) and "task.failed" in out
+    listed = ws.json(capsys, "events", "--type", "task.failed")
+    assert [item["event"]["id"] for item in listed["items"]] == [events[3].id]
+    labelled = ws.json(capsys, "events", "--label", "team:growth", "--since", "1h")
+    assert len(labelled["items"]) == 3
+    page = ws.json(capsys, "events", "--limit", "2")
+    assert page["next_cursor"] == events[2].id
+    rest = ws.json(capsys, "events", "--limit", "2", "--cursor", page["next_cursor"])
+    assert [i["event"]["id"] for i in rest["items"]] == [events[1].id, events[0].id]
+    code, out, _ = ws.run(capsys, "events", "--limit", "2")
+    assert f"more: add --cursor {events[2].id}" in out
+
+
+def test_events_refuses_bad_filters(ws, capsys):
+    code, _, err = ws.run(capsys, "events", "--since", "last tuesday")
+    assert code == 2 and "since: 'last tuesday' is not a time" in err
+    code, _, err = ws.run(capsys, "events", "--label", "team")
+    assert code == 2 and "is not key:value" in err
+    code, out, _ = ws.run(capsys, "events")
+    assert code == 0 and "no events match" in out
+
+
+def test_show_an_event(seeded, capsys):
+    ws, events, dead = seeded
+    failed = events[3]
+    code, out, _ = ws.run(capsys, "show", failed.id)
+    assert code == 0
+    assert failed.task_id in out and "/hooks/vibegen/[redacted]" in out
+    assert dead in out and "connection refused" in out
+    detail = ws.json(capsys, "show", failed.id)
+    assert detail["event"]["id"] == failed.id and detail["raw"]["body"] == RAW.body.decode()
+    assert {d["sink"] for d in detail["deliveries"]} == {"ops", "out"}
+    assert detail["attempts"][0]["outcome"] == "dead"
+    code, _, err = ws.run(capsys, "show", "missing-id")
+    assert code == 2 and "no event with id 'missing-id'" in err
+
+
+def test_deliveries_and_retry(seeded, capsys):
+    ws, _, dead = seeded
+    listed = ws.json(capsys, "deliveries", "--state", "dead")
+    assert [d["id"] for d in listed["items"]] == [dead]
+    code, out, _ = ws.run(capsys, "deliveries", "--sink", "out")
+    assert code == 0 and out.count("out ") >= 4
+    retried = ws.json(capsys, "retry", dead)
+    assert retried["retried"][0]["state"] == "pending"
+    code, _, err = ws.run(capsys, "retry", dead)
+    assert code == 0  # pending and not held by a worker: due now again
+    code, _, err = ws.run(capsys, "retry")
+    assert code == 2 and "name delivery ids to retry, or use --dead" in err
+    code, _, err = ws.run(capsys, "retry", "nope")
+    assert code == 2 and "no delivery with id 'nope'" in err
+
+
+def test_retry_every_dead_delivery_of_a_sink(seeded, capsys):
+    ws, _, _ = seeded
+    assert ws.json(capsys, "retry", "--dead", "--sink", "ops") == {"retried": {"ops": 1}}
+    assert ws.json(capsys, "retry", "--dead") == {"retried": {"ops": 0, "out": 0}}
+    code, _, err = ws.run(capsys, "retry", "--dead", "--sink", "pager")
+    assert code == 2 and "no sink named 'pager'; configured sinks: ops, out" in err
+
+
+def test_sinks_and_rejected(seeded, capsys):
+    ws, _, _ = seeded
+    sinks = {s["name"]: s for s in ws.json(capsys, "sinks")["items"]}
+    assert (sinks["ops"]["dead"], sinks["out"]["pending"]) == (1, 4)
+    assert sinks["ops"]["last_error"] == "connection refused"
+    code, out, _ = ws.run(capsys, "sinks")
+    assert code == 0 and "connection refused" in out
+    rejection = Rejection(
+        at="2025-01-01T00:00:00.000Z", source="vibegen", reason="unauthorized", status=401,
+        message="URL token does not match", client="10.1.2.3", size=2, head=b"{}",
+    )  # fmt: skip
+    ws.seed(lambda store: store.record_rejection(rejection, 100))
+    rows = ws.json(capsys, "rejected")["items"]
+    assert rows[0]["client"] == "10.1.2.3" and rows[0]["head"] == "{}"
+    code, out, _ = ws.run(capsys, "rejected")
+    assert "URL token does not match" in out
+
+
+def test_callback_url(ws, capsys):
+    code, out, _ = ws.run(capsys, "callback-url", "vibegen")
+    assert code == 0 and out.strip().endswith(f"/hooks/vibegen/{HOOK}")

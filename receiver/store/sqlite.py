@@ -280,8 +280,14 @@ class SqliteStore:
 
         await self._write(op)
 
-    async def next_due(self, now: float) -> float | None:
-        rows = await self._read(Q["next_due"], {"now": now})
+    async def lease_owners(self) -> list[str]:
+        """Every worker that holds a lease now, expired or not."""
+        return [row[0] for row in await self._read(Q["lease_owners"])]
+
+    async def next_due(self, now: float, sinks: Sequence[str] | None = None) -> float | None:
+        """When the next unleased pending delivery (of `sinks`, if given) is due."""
+        names = None if sinks is None else json.dumps(list(sinks))
+        rows = await self._read(Q["next_due"], {"now": now, "sinks": names})
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     async def outbox_depth(self) -> tuple[int, float | None]:

@@ -69,8 +69,12 @@ WHERE id = :delivery_id
 -- name: release_leases
 UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = :owner
 
+-- name: lease_owners
+SELECT DISTINCT lease_owner FROM deliveries WHERE lease_owner IS NOT NULL
+
 -- name: next_due
 SELECT min(next_at) FROM deliveries WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < :now)
+  AND (:sinks IS NULL OR sink IN (SELECT value FROM json_each(:sinks)))
 
 -- name: get_event
 SELECT body, stale, held, note FROM events WHERE id = :id

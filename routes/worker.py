@@ -8,7 +8,7 @@ import os
 import random
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -20,7 +20,7 @@ from receiver.store import Store
 from receiver.store.records import AttemptRecord, DueDelivery
 from routes.sinks.base import Delivery, SendResult, Sink, SinkError
 
-__all__ = ["DEFAULT_SCHEDULE", "OutboxWorker", "next_retry"]
+__all__ = ["DEFAULT_SCHEDULE", "OutboxWorker", "dead_local_owners", "next_retry", "worker_owner"]
 
 # Seconds before each retry; after the last, a delivery is dead.
 DEFAULT_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 10800, 21600)
@@ -43,8 +43,35 @@ def next_retry(
 
 
 def worker_owner() -> str:
-    """A lease owner name that says which host and process hold a lease."""
+    """A lease owner name that says which host and process hold a lease: `host/pid/nonce`."""
     return f"{socket.gethostname()}/{os.getpid()}/{new_id()[-8:]}"
+
+
+def dead_local_owners(owners: Iterable[str], host: str | None = None) -> list[str]:
+    """The lease owners among `owners` that were processes of this host and are gone.
+
+    Their leases can be given back at once instead of waiting for them to expire. An owner of
+    another host, an unreadable one or one whose pid is alive (perhaps reused) is left alone:
+    its lease still expires.
+    """
+    host = socket.gethostname() if host is None else host
+    dead = []
+    for owner in owners:
+        parts = owner.rsplit("/", 2)
+        mine = len(parts) == 3 and parts[0] == host and parts[1].isdigit()
+        if mine and not _process_alive(int(parts[1])):
+            dead.append(owner)
+    return dead
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. PermissionError: it exists but belongs to someone else
+        return True
+    return True
 
 
 class OutboxWorker:
@@ -99,6 +126,7 @@ class OutboxWorker:
         await self.store.release(self.owner)
 
     async def _run(self) -> None:
+        await self._release_dead_owners()
         while not self._stopping:
             self._wake.clear()
             try:
@@ -130,6 +158,16 @@ class OutboxWorker:
             self._wake.set()
 
         return callback
+
+    async def _release_dead_owners(self) -> None:
+        # A process of this host that was killed holds its leases until they expire; it is
+        # known to be gone, so its deliveries are taken up again now.
+        try:
+            for owner in dead_local_owners(await self.store.lease_owners()):
+                log.info("releasing leases of a dead worker", owner=owner)
+                await self.store.release(owner)
+        except Exception as exc:  # the leases still expire on their own
+            log.warning("could not release stale leases", error=str(exc))
 
     async def _idle_delay(self) -> float:
         due = await self.store.next_due(self.clock())

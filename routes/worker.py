@@ -170,7 +170,14 @@ class OutboxWorker:
             log.warning("could not release stale leases", error=str(exc))
 
     async def _idle_delay(self) -> float:
-        due = await self.store.next_due(self.clock())
+        # Only sinks with a free slot count: a full sink's backlog is due already, and waking
+        # for it would spin; a send that ends wakes the loop anyway.
+        open_sinks = [
+            n for n, s in self.sinks.items() if len(self._inflight[n]) < s.config.concurrency
+        ]
+        if not open_sinks:
+            return self.idle_wait
+        due = await self.store.next_due(self.clock(), open_sinks)
         if due is None:
             return self.idle_wait
         return min(self.idle_wait, max(0.0, due - self.clock()))

@@ -19,7 +19,7 @@ from litestar.openapi.config import OpenAPIConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from receiver import __version__
-from receiver.admin import admin_router
+from receiver.admin import API_SECURITY, admin_router
 from receiver.api_auth import TokenTable
 from receiver.config import Settings, load_settings
 from receiver.errors import StoreUnavailable
@@ -153,7 +153,9 @@ def create_app(
         middleware=[RequestIdMiddleware],
         request_max_body_size=settings.server.max_body_bytes,
         state=State({"services": services, "api_tokens": TokenTable(settings.api_tokens)}),
-        openapi_config=OpenAPIConfig(title="vidhook", version=__version__, path="/schema"),
+        openapi_config=OpenAPIConfig(
+            title="vidhook", version=__version__, path="/schema", components=API_SECURITY
+        ),
         on_app_init=[_no_litestar_logging],
         debug=False,
     )

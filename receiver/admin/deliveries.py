@@ -33,7 +33,8 @@ class DeliveriesController(Controller):
         cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> DeliveryPage:
-        """Deliveries, newest first, a page at a time; `state=dead` lists what gave up."""
+        """Deliveries, newest first, a page at a time; `state=dead` lists what gave up.
+        Scope: read."""
         rows = await services.store.list_deliveries(delivery_state, sink, cursor or None, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -50,5 +51,5 @@ class DeliveriesController(Controller):
         self, delivery_id: FromPath[str], services: NamedDependency[Services]
     ) -> DeliveryRow:
         """Make a dead (or waiting) delivery due now, keeping its webhook id; delivered, held
-        and in-flight deliveries are refused."""
+        and in-flight deliveries are refused. Scope: admin."""
         return await retry_delivery(services.store, services.sinks, services.clock, delivery_id)

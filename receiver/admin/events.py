@@ -97,7 +97,7 @@ class EventsController(Controller):
         cursor: Cursor = None,
         limit: Limit = 100,
     ) -> EventPage:
-        """Events matching every given filter, newest first, a page at a time."""
+        """Events matching every given filter, newest first, a page at a time. Scope: read."""
         where = build_filter(
             now=services.clock(), since=since, until=until, labels=parse_labels(labels),
             cursor=cursor,
@@ -118,7 +118,8 @@ class EventsController(Controller):
     async def show_event(
         self, event_id: FromPath[str], services: NamedDependency[Services]
     ) -> EventDetail:
-        """The event, its redacted raw request, its deliveries (replays too) and attempts."""
+        """The event, its redacted raw request, its deliveries (replays too) and attempts.
+        Scope: read."""
         return await event_detail(services.store, event_id)
 
     @post(
@@ -135,7 +136,7 @@ class EventsController(Controller):
         data: JSONBody[ReplayEventRequest | None] = None,
     ) -> ReplayedEvent:
         """New deliveries of the event, marked replay, with new webhook ids: to `sinks`, or
-        through the current rules when no sinks are named."""
+        through the current rules when no sinks are named. Scope: admin."""
         sinks = data.sinks if data else None
         made = await replayer(services).replay_event(event_id, sinks)
         return ReplayedEvent(event_id=event_id, deliveries=made)
@@ -155,7 +156,7 @@ class ReplayController(Controller):
     ) -> ReplayResult:
         """Replay every event matching the filter (held and stale events are skipped); with
         `dry_run`, only count the events and deliveries it would make. A filter matching more
-        than `server.max_replay_events` events is refused."""
+        than `server.max_replay_events` events is refused. Scope: admin."""
         where = build_filter(
             now=services.clock(),
             since=data.since,

@@ -26,6 +26,7 @@ class RejectedController(Controller):
         services: NamedDependency[Services],
         limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 100,
     ) -> RejectionPage:
-        """Why each was refused, its source, client address, size and first 4 KiB."""
+        """Why each was refused, its source, client address, size and first 4 KiB.
+        Scope: read."""
         rows = await services.store.list_rejected(limit)
         return RejectionPage(items=[RejectionView.of(row) for row in rows])

@@ -27,7 +27,7 @@ class RulesController(Controller):
     )
     async def reload(self, services: NamedDependency[Services]) -> RulesReloaded:
         """Put the rules on disk in force; if any file is invalid, answer 422 naming the file,
-        rule and field, and keep the running rules."""
+        rule and field, and keep the running rules. Scope: admin."""
         try:
             fresh = services.rules.reload()
         except ConfigError as exc:

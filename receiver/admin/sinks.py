@@ -44,7 +44,8 @@ class SinksController(Controller):
 
     @get("/", opt={"scope": "read"}, summary="List sinks", responses=errors())
     async def list_sinks(self, services: NamedDependency[Services]) -> SinkList:
-        """Pending, dead and delivered counts, last success, last failure and its error."""
+        """Pending, dead and delivered counts, last success, last failure and its error.
+        Scope: read."""
         return SinkList(items=await sink_views(services))
 
     @post(
@@ -57,6 +58,6 @@ class SinksController(Controller):
     async def retry_dead(
         self, sink: FromPath[str], services: NamedDependency[Services]
     ) -> RetriedDead:
-        """Put every dead delivery of the sink back in the outbox, due now."""
+        """Put every dead delivery of the sink back in the outbox, due now. Scope: admin."""
         counts = await retry_dead(services.store, services.sinks, services.clock, sink)
         return RetriedDead(sink=sink, retried=counts[sink])

@@ -39,7 +39,7 @@ class SourcesController(Controller):
         self, request: Request[Any, Any, Any], services: NamedDependency[Services]
     ) -> SourceList:
         """Each source's provider, checks and callback URL. The URL's token is a secret that
-        lets anyone post callbacks, so only tokens with the `admin` scope see it."""
+        lets anyone post callbacks, so only tokens with the `admin` scope see it. Scope: read."""
         tokens: TokenTable = request.app.state.api_tokens
         caller = tokens.authenticate(request.headers.get("authorization"))
         reveal = "admin" in caller.scopes

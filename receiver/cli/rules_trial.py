@@ -136,22 +136,25 @@ def run_rules_test(args: argparse.Namespace) -> int:
         print_json({"events": len(events), "unrouted": unrouted, "rules": reports})
         return 0
     print(f"{len(events)} stored events tested against {len(rules)} rules from {args.file}")
+    _print_reports(reports)
+    print(f"{unrouted} events would go to no sink")
+    return 0
+
+
+def _print_reports(reports: list[RuleReport]) -> None:
     summary = [
         (r.name, r.matched, ", ".join(f"{s} x{n}" for s, n in r.sinks.items()) or "-")
         for r in reports
     ]
     print_table("rules", ("rule", "matched", "sinks that would fire"), summary)
+    columns = ("event", "received", "source", "type", "status", "task id", "sinks")
     for report in reports:
-        if report.events:
-            rows = [
-                (e.id, e.received_at, e.source, e.type, e.status, e.task_id, ", ".join(e.sinks))
-                for e in report.events
-            ]
-            more = report.matched - len(report.events)
-            title = f"{report.name}: matched" + (
-                f" (first {len(rows)}, {more} more)" if more else ""
-            )
-            columns = ("event", "received", "source", "type", "status", "task id", "sinks")
-            print_table(title, columns, rows)
-    print(f"{unrouted} events would go to no sink")
-    return 0
+        if not report.events:
+            continue
+        rows = [
+            (e.id, e.received_at, e.source, e.type, e.status, e.task_id, ", ".join(e.sinks))
+            for e in report.events
+        ]
+        more = report.matched - len(report.events)
+        title = f"{report.name}: matched" + (f" (first {len(rows)}, {more} more)" if more else "")
+        print_table(title, columns, rows)

@@ -20,7 +20,8 @@ from receiver.event import STATUS_RANK, Event, new_id, rfc3339
 from receiver.store.pg_listen import CHANNEL, DeliveryListener
 from receiver.store.pg_schema import migrate, parse_target
 from receiver.store.pg_sql import pg_labels
-from receiver.store.postgres_reads import UNAVAILABLE, PostgresReads, Q
+from receiver.store.postgres_reads import UNAVAILABLE, Q
+from receiver.store.postgres_tasks import PostgresTaskMethods
 from receiver.store.records import (
     AttemptRecord,
     DueDelivery,
@@ -41,7 +42,7 @@ def _now_text() -> str:
     return rfc3339(datetime.now(UTC))
 
 
-class PostgresStore(PostgresReads):
+class PostgresStore(PostgresTaskMethods):
     """Store on a PostgreSQL database, through an asyncpg pool and one LISTEN connection.
 
     `url` is the address without its password, for logs; `pool_max`/`pool_min` in the URL's

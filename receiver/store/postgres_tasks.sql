@@ -1,0 +1,107 @@
+-- Tasks vidhook submitted or watches: registration, polling and confirmation of held events.
+
+-- name: task_row
+SELECT source, task_id, status, labels, created_at, updated_at,
+       poll, poll_next_at, poll_deadline, poll_interval, poll_errors
+FROM tasks WHERE source = :source AND task_id = :task_id
+
+-- name: lock_task
+SELECT labels FROM tasks WHERE source = :source AND task_id = :task_id FOR UPDATE
+
+-- name: insert_registered_task
+INSERT INTO tasks (source, task_id, status, rank, labels, created_at, updated_at,
+                   poll, poll_next_at, poll_deadline, poll_interval, poll_errors)
+VALUES (:source, :task_id, 'registered', -1, :labels, :now, :now,
+        :poll, :next_at, :deadline, :interval, 0)
+ON CONFLICT (source, task_id) DO NOTHING
+RETURNING source, task_id, status, labels, created_at, updated_at,
+          poll, poll_next_at, poll_deadline, poll_interval, poll_errors
+
+-- name: update_registered_task
+UPDATE tasks SET labels = :labels, updated_at = :now,
+    poll = CASE WHEN :poll AND rank < 2 THEN true ELSE poll END,
+    poll_next_at = CASE WHEN :poll AND rank < 2 THEN :next_at ELSE poll_next_at END,
+    poll_deadline = CASE WHEN :poll AND rank < 2 THEN :deadline ELSE poll_deadline END,
+    poll_interval = CASE WHEN :poll AND rank < 2 THEN :interval ELSE poll_interval END,
+    poll_errors = CASE WHEN :poll AND rank < 2 THEN 0 ELSE poll_errors END
+WHERE source = :source AND task_id = :task_id
+RETURNING source, task_id, status, labels, created_at, updated_at,
+          poll, poll_next_at, poll_deadline, poll_interval, poll_errors
+
+-- name: list_tasks
+SELECT source, task_id, status, labels, created_at, updated_at,
+       poll, poll_next_at, poll_deadline, poll_interval, poll_errors
+FROM tasks
+WHERE (:source::text IS NULL OR source = :source) AND (:polling::boolean IS NULL OR poll = :polling)
+ORDER BY updated_at DESC, source, task_id LIMIT :limit
+
+-- name: claim_polls
+-- SKIP LOCKED: instances polling at the same moment each take different tasks.
+WITH due AS (
+    SELECT source, task_id, poll_next_at FROM tasks
+    WHERE poll AND source = :source AND poll_next_at <= :now
+    ORDER BY poll_next_at LIMIT :limit
+    FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE tasks t SET poll_next_at = :lease_until
+    FROM due WHERE t.source = due.source AND t.task_id = due.task_id
+    RETURNING t.source, t.task_id, t.status, t.labels, t.created_at, t.updated_at,
+              t.poll, t.poll_next_at, t.poll_deadline, t.poll_interval, t.poll_errors,
+              due.poll_next_at AS was_due
+)
+SELECT source, task_id, status, labels, created_at, updated_at,
+       poll, poll_next_at, poll_deadline, poll_interval, poll_errors
+FROM claimed ORDER BY was_due
+
+-- name: schedule_poll
+UPDATE tasks SET poll_next_at = :next_at, poll_errors = :errors,
+    poll_interval = coalesce(:interval, poll_interval)
+WHERE source = :source AND task_id = :task_id
+
+-- name: stop_poll
+UPDATE tasks SET poll = false, poll_next_at = NULL, poll_errors = :errors
+WHERE source = :source AND task_id = :task_id
+
+-- name: next_poll_at
+SELECT min(poll_next_at) FROM tasks WHERE poll
+
+-- name: held_events
+SELECT body, stale, held, note FROM events WHERE held ORDER BY id LIMIT :limit
+
+-- name: held_event
+SELECT source, task_id, body FROM events WHERE id = :id AND held
+
+-- name: lock_held_event
+SELECT body FROM events WHERE id = :id AND held FOR UPDATE
+
+-- name: release_held
+-- The event is confirmed: its held deliveries become due, and every instance hears of them.
+WITH ev AS (
+    UPDATE events SET held = false, body = :body WHERE id = :id
+), released AS (
+    UPDATE deliveries SET state = 'pending', updated_at = :now
+    WHERE event_id = :id AND state = 'held'
+    RETURNING 1
+), woke AS (
+    SELECT pg_notify(:channel, :origin) WHERE EXISTS (SELECT 1 FROM released)
+)
+SELECT (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM woke) AS woke
+
+-- name: reject_held
+-- The status column no longer holds the reported status, so the (source, task_id, status)
+-- slot is free for the genuine report; the event's body keeps what the callback said.
+WITH ev AS (
+    UPDATE events SET held = false, note = :note, status = 'rejected:' || id WHERE id = :id
+)
+UPDATE deliveries SET state = 'rejected', updated_at = :now, last_error = :note
+WHERE event_id = :id AND state = 'held'
+
+-- name: task_statuses
+SELECT status FROM events
+WHERE source = :source AND task_id = :task_id AND NOT stale AND status NOT LIKE 'rejected:%'
+
+-- name: reset_task
+UPDATE tasks SET status = :status, rank = :rank, updated_at = :now,
+    poll = CASE WHEN :rank >= 2 THEN false WHEN poll_deadline IS NOT NULL THEN true ELSE poll END,
+    poll_next_at = CASE WHEN :rank < 2 AND poll_deadline IS NOT NULL THEN :at ELSE poll_next_at END
+WHERE source = :source AND task_id = :task_id

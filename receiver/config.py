@@ -182,12 +182,43 @@ def parse_settings(
         expanded = expand_env(raw, dict(os.environ) if env is None else env)
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc.message}") from None
-    try:
-        settings = msgspec.convert(expanded, Settings)
-    except msgspec.ValidationError as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
+    settings = _decode(expanded, origin)
     _check_sources(settings, origin)
     return settings
+
+
+def _decode(tree: dict[str, Any], origin: str) -> Settings:
+    """Settings from the expanded TOML tree; an error names the full key path."""
+    try:
+        return msgspec.convert(tree, Settings)
+    except msgspec.ValidationError as exc:
+        error = exc
+    # msgspec writes any key of a table such as [sources] as `sources[...]`; decoding each
+    # source alone finds the name.
+    sources = tree.get("sources")
+    if isinstance(sources, dict):
+        for name, value in sources.items():
+            try:
+                msgspec.convert(value, SourceConfig)
+            except msgspec.ValidationError as exc:
+                raise ConfigError(f"{origin}: {_describe(exc, f'sources.{name}')}") from None
+    raise ConfigError(f"{origin}: {_describe(error, '')}") from None
+
+
+_MSGSPEC_ERROR = re.compile(r"(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
+_UNKNOWN_KEY = re.compile(r"Object contains unknown field `(?P<key>[^`]*)`")
+
+
+def _describe(exc: msgspec.ValidationError, prefix: str) -> str:
+    """A decoding error as `key.path: what is wrong`, an unknown key named in full."""
+    match = _MSGSPEC_ERROR.fullmatch(str(exc))
+    what, path = (match["what"], match["path"] or "") if match else (str(exc), "")
+    path = (prefix + path).lstrip(".")
+    unknown = _UNKNOWN_KEY.fullmatch(what)
+    if unknown:
+        key = f"{path}.{unknown['key']}" if path else unknown["key"]
+        return f"unknown key `{key}`; check its spelling against deploy/vidhook.example.toml"
+    return f"{path}: {what}" if path else what
 
 
 def _check_sources(settings: Settings, origin: str) -> None:

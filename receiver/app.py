@@ -22,7 +22,7 @@ from receiver import __version__
 from receiver.admin import API_SECURITY, admin_router
 from receiver.api_auth import TokenTable
 from receiver.config import Settings, load_settings
-from receiver.errors import StoreUnavailable
+from receiver.errors import ConfigError, StoreUnavailable
 from receiver.hooks import receive_callback
 from receiver.http_errors import error_response, exception_handlers
 from receiver.request_id import RequestIdMiddleware
@@ -53,8 +53,12 @@ def build_services(
 ) -> Services:
     """Validate and build everything but the running tasks; config errors surface here."""
     http = http or httpx.AsyncClient(timeout=httpx.Timeout(30.0), follow_redirects=False)
-    sinks = build_sinks(settings.sinks, SinkContext(http=http))
     origin = config_path or "<config>"
+    try:
+        sinks = build_sinks(settings.sinks, SinkContext(http=http))
+        sources = build_sources(settings)
+    except ConfigError as exc:  # these name the key; the file is named here
+        raise ConfigError(f"{origin}: {exc.message}") from None
 
     def rules_loader() -> RuleSet:
         # A reload re-reads the config file, so edits to its [[rules]] take effect too.
@@ -66,7 +70,7 @@ def build_services(
     services = Services(
         settings=settings,
         store=store or open_store(settings.store.url),
-        sources=build_sources(settings),
+        sources=sources,
         rules=rules,
         http=http,
         clock=clock,

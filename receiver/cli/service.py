@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tomllib
 from typing import Any
 
 import msgspec
@@ -69,10 +70,13 @@ def run_serve(args: argparse.Namespace) -> int:
 
 
 def _explicit_public_url(args: argparse.Namespace) -> bool:
+    """Whether the config file sets server.public_url (a comment naming it does not count)."""
     path = config_path(args)
     if not path:
         return False
-    return "public_url" in open(path, encoding="utf-8").read()
+    with open(path, "rb") as file:
+        server = tomllib.load(file).get("server", {})
+    return isinstance(server, dict) and "public_url" in server
 
 
 def _printable(host: str) -> str:

@@ -114,7 +114,10 @@ WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < :now)
   AND (:sinks::text[] IS NULL OR sink = ANY (:sinks))
 
 -- name: outbox_depth
-SELECT count(*), min(next_at) FROM deliveries WHERE state = 'pending'
+-- The backlog and when its oldest delivery was stored (unix seconds): next_at would not do,
+-- as it is 0 for a new delivery and in the future for one waiting to be retried.
+SELECT count(*), extract(epoch FROM min(created_at)::timestamptz)::double precision
+FROM deliveries WHERE state = 'pending'
 
 -- name: list_events
 SELECT body, stale, held, note FROM events e

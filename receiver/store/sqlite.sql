@@ -128,7 +128,10 @@ FROM deliveries d GROUP BY sink ORDER BY sink
 SELECT at, source, reason, status, message, client, size, head FROM rejected ORDER BY id DESC LIMIT :limit
 
 -- name: outbox_depth
-SELECT count(*), min(next_at) FROM deliveries WHERE state = 'pending'
+-- The backlog and when its oldest delivery was stored (unix seconds): next_at would not do,
+-- as it is 0 for a new delivery and in the future for one waiting to be retried.
+SELECT count(*), (julianday(min(created_at)) - 2440587.5) * 86400.0
+FROM deliveries WHERE state = 'pending'
 
 -- name: prune_events
 DELETE FROM events WHERE received_at < :before

@@ -212,11 +212,17 @@ class OutboxWorker:
 
     async def _finish(self, record: AttemptRecord) -> None:
         # The attempt must be recorded, or the lease expires and it is sent again.
-        for pause in (0.1, 0.5, 2.0, 5.0):
+        for pause in (0.1, 0.5, 2.0, 5.0, None):
             try:
                 await self.store.finish(record)
                 return
             except Exception as exc:
+                if pause is None:
+                    log.error(
+                        "attempt not recorded; it is sent again when its lease expires",
+                        delivery_id=record.delivery_id, outcome=record.outcome, error=str(exc),
+                    )  # fmt: skip
+                    return
                 log.warning("could not record attempt", error=str(exc), retry_in=pause)
                 await asyncio.sleep(pause)
 

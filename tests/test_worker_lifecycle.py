@@ -17,6 +17,7 @@ from sink_endpoint import Endpoint, answer_ok
 from sink_servers import Reply
 
 from receiver.config import parse_settings
+from receiver.errors import StoreUnavailable
 from receiver.metrics import Metrics
 from routes.worker import OutboxWorker, dead_local_owners, worker_owner
 from tests.conftest import start_vidhook
@@ -165,3 +166,36 @@ async def test_a_full_sink_with_a_backlog_does_not_make_the_worker_spin(tmp_path
         finally:
             await stop()
     assert len(stuck.received) == 1
+
+
+class StoreFailingToFinish(CountingStore):
+    """A store whose first `failures` attempt records fail, as a full disk would make them."""
+
+    def __init__(self, store, failures: int) -> None:
+        super().__init__(store)
+        self.failures = failures
+
+    async def finish(self, attempt):
+        if self.failures > 0:
+            self.failures -= 1
+            raise StoreUnavailable("the store cannot commit: disk I/O error")
+        return await self._store.finish(attempt)
+
+
+async def test_an_attempt_the_store_cannot_record_at_once_is_recorded_on_a_retry(tmp_path):
+    async with Endpoint() as sink:
+        vidhook, stop = await start(
+            tmp_path, http_sink("app", sink.url) + rule("all", "app"), run_workers=False
+        )
+        try:
+            [event_id] = await post_callbacks(vidhook.client, 1)
+            store = StoreFailingToFinish(vidhook.services.store, failures=2)
+            worker = OutboxWorker(store, vidhook.services.sinks, Metrics())
+            worker.start()
+            await eventually(lambda: store.failures == 0 and states(tmp_path) == ["delivered"])
+            await worker.stop()
+            [attempt] = await vidhook.services.store.attempts_of(event_id)
+        finally:
+            await stop()
+    assert (attempt.outcome, len(sink.received)) == ("delivered", 1)
+    assert leased(tmp_path) == []

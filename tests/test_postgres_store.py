@@ -136,3 +136,31 @@ async def test_vidhook_migrate_prepares_a_postgres_database(pg_url, tmp_path):
     finally:
         await conn.close()
     assert {"events", "deliveries", "attempts", "tasks", "rejected", "meta"} <= tables
+
+
+async def test_a_store_whose_connections_were_cut_reconnects(pg_url):
+    store = open_store(pg_url)
+    await store.open()
+    try:
+        await store.ingest(make_event("t1"), RAW, route_to("ops"))
+        admin = await asyncpg.connect(pg_url)
+        try:
+            cut = await admin.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        finally:
+            await admin.close()
+        assert cut >= 2  # the pool's connection and the listener's
+        outcomes = []
+        for n in range(20):
+            try:
+                await store.ingest(make_event(f"after-{n}"), RAW, route_to("ops"))
+                outcomes.append("stored")
+                break
+            except StoreUnavailable:  # a request caught on a dying connection: answered 503
+                outcomes.append("unavailable")
+                await asyncio.sleep(0.1)
+        assert outcomes[-1] == "stored"
+    finally:
+        await store.close()

@@ -52,7 +52,16 @@ class PostgresReads:
             raise StoreUnavailable("the store is not open")
         try:
             async with self._pool.acquire(timeout=10) as conn:
-                yield conn
+                try:
+                    yield conn
+                except Exception as exc:
+                    # A connection cut while idle in the pool fails in odd ways; the pool
+                    # replaces it, and this caller gets a 503 to retry.
+                    if conn.is_closed() and not isinstance(exc, UNAVAILABLE):
+                        raise StoreUnavailable(
+                            f"lost the connection to PostgreSQL: {exc}"
+                        ) from None
+                    raise
         except UNAVAILABLE as exc:
             raise StoreUnavailable(f"the PostgreSQL store does not answer: {exc}") from None
 

@@ -83,7 +83,11 @@ async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
     except HTTPException as exc:
         if exc.status_code == 413:
             raise PayloadTooLarge(f"body is over the {limit}-byte limit") from None
-        raise
+        # Litestar reports a client that goes away mid-body as a 500; it is the client's doing,
+        # and the rejection log should say so.
+        raise BadRequest(
+            f"the body could not be read: {exc.detail}", code="incomplete_body"
+        ) from None
     if len(body) > limit:
         raise PayloadTooLarge(f"body of {len(body)} bytes is over the {limit}-byte limit")
     return body

@@ -248,3 +248,15 @@ async def test_the_server_keeps_serving_after_every_error(vidhook: Any) -> None:
     answer = await vidhook.client.post(f"/hooks/vibegen/{TOKEN}", content=BODY)
     assert answer.status_code == 200, answer.text
     assert (await vidhook.client.get("/healthz")).status_code == 200
+
+
+async def test_a_client_that_leaves_mid_body_is_logged_as_incomplete(vidhook: Any) -> None:
+    port = int(vidhook.url.rsplit(":", 1)[1])
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"POST /hooks/open HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{")
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    (logged,) = await rejections(vidhook, 1)
+    assert (logged.source, logged.reason, logged.status) == ("open", "incomplete_body", 400)
+    assert (await vidhook.client.post("/hooks/open", content=BODY)).status_code == 200

@@ -38,9 +38,13 @@ def build_sources(settings: Settings) -> dict[str, Source]:
         provider = PROVIDERS[config.provider]
         limiter = None
         if config.rate_limit is not None:
-            if config.rate_limit <= 0:
+            if not config.rate_limit > 0:  # written so, it refuses nan too, which TOML allows
                 raise ConfigError(f"sources.{name}.rate_limit: must be above 0")
+            if config.rate_burst is not None and config.rate_burst < 1:
+                raise ConfigError(f"sources.{name}.rate_burst: must be 1 or more")
             limiter = TokenBucket(config.rate_limit, config.rate_burst)
+        elif config.rate_burst is not None:
+            raise ConfigError(f"sources.{name}.rate_burst: goes with rate_limit (per second)")
         sources[name] = Source(name, config, provider, SourceVerifier(config, name), limiter)
     return sources
 

@@ -310,3 +310,18 @@ def test_callback_url_of_a_configured_source(tmp_path: Path) -> None:
     done = vidhook("callback-url", "--config", "vidhook.toml", "nope", cwd=tmp_path)
     assert done.returncode == 2
     assert "no source named 'nope'; configured: ark, open" in done.stderr
+
+
+@pytest.mark.parametrize(
+    ("limits", "says"),
+    [
+        ("rate_limit = 0", "sources.a.rate_limit: must be above 0"),
+        ("rate_limit = nan", "sources.a.rate_limit: must be above 0"),
+        ("rate_limit = 5\nrate_burst = 0", "sources.a.rate_burst: must be 1 or more"),
+        ("rate_burst = 10", "sources.a.rate_burst: goes with rate_limit"),
+    ],
+)
+def test_check_refuses_a_rate_limit_that_would_refuse_or_allow_everything(
+    check: Check, limits: str, says: str
+) -> None:
+    assert says in refused(check, f'[sources.a]\nprovider = "vibegen"\n{limits}\n')

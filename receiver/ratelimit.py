@@ -17,7 +17,9 @@ class TokenBucket:
     def take(self, now: float) -> float:
         """Take one token; return 0 when allowed, else the seconds until one is free."""
         if self._stamp is not None:
-            self._tokens = min(self.capacity, self._tokens + (now - self._stamp) * self.rate)
+            # A wall clock stepped back must not take tokens away.
+            elapsed = max(0.0, now - self._stamp)
+            self._tokens = min(self.capacity, self._tokens + elapsed * self.rate)
         self._stamp = now
         if self._tokens >= 1:
             self._tokens -= 1

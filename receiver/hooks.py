@@ -96,7 +96,9 @@ async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
 async def _accept(
     request: Request[Any, Any, Any], services: Services, name: str, token: str | None, body: bytes
 ) -> Response[bytes]:
-    source = _admit(services, name)
+    source = services.sources.get(name)
+    if source is None:
+        raise NotFound(f"no source named {name[:64]!r} is configured", code="unknown_source")
     headers = _headers(request)
     inbound = InboundRequest(
         headers=headers,
@@ -105,7 +107,9 @@ async def _accept(
         path_token=token,
         query_token=request.query_params.get("token"),
     )
-    verified_by = source.verifier.verify(inbound, services.clock())
+    now = services.clock()
+    verified_by = source.verifier.verify(inbound, now)
+    _take_turn(source, now)
     report = _read(source, body, services.settings.server.max_json_depth)
     raw = RawRequest(
         method=request.method,
@@ -121,16 +125,13 @@ async def _accept(
     return Response(services.encode(payload), media_type="application/json", status_code=200)
 
 
-def _admit(services: Services, name: str) -> Source:
-    """The configured source of this name, once its rate limit lets one more request in."""
-    source = services.sources.get(name)
-    if source is None:
-        raise NotFound(f"no source named {name[:64]!r} is configured", code="unknown_source")
+def _take_turn(source: Source, now: float) -> None:
+    """Count a request against its source's rate limit, once it is verified: a stranger who
+    floods the callback URL must not spend the budget of the provider's own callbacks."""
     if source.limiter is not None:
-        wait = source.limiter.take(services.clock())
+        wait = source.limiter.take(now)
         if wait > 0:
-            raise RateLimited(f"source {name!r} is over its rate limit", retry_after=wait)
-    return source
+            raise RateLimited(f"source {source.name!r} is over its rate limit", retry_after=wait)
 
 
 def _read(source: Source, body: bytes, max_depth: int) -> TaskReport:

@@ -260,3 +260,19 @@ async def test_a_client_that_leaves_mid_body_is_logged_as_incomplete(vidhook: An
     (logged,) = await rejections(vidhook, 1)
     assert (logged.source, logged.reason, logged.status) == ("open", "incomplete_body", 400)
     assert (await vidhook.client.post("/hooks/open", content=BODY)).status_code == 200
+
+
+async def test_refused_strangers_do_not_spend_a_sources_rate_limit(vidhook_factory: Any) -> None:
+    vidhook = await vidhook_factory(
+        f'[sources.guarded]\nprovider = "vibegen"\ntokens = ["{TOKEN}"]\n'
+        "rate_limit = 0.001\nrate_burst = 2\n"
+    )
+    for _ in range(10):
+        answer = await vidhook.client.post("/hooks/guarded/forged-token", content=BODY)
+        error_of(answer, 401, "unauthorized")
+    for i in range(2):
+        body = BODY.replace(b"550e8400", f"guarded-{i}".encode())
+        answer = await vidhook.client.post(f"/hooks/guarded/{TOKEN}", content=body)
+        assert answer.status_code == 200, answer.text
+    answer = await vidhook.client.post(f"/hooks/guarded/{TOKEN}", content=BODY)
+    error_of(answer, 429, "rate_limited")

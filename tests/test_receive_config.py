@@ -218,10 +218,10 @@ class DefaultServer:
         self.cwd = cwd
         self.processes: list[subprocess.Popen[bytes]] = []
 
-    def start(self, port: int) -> dict[str, str]:
+    def start(self, port: int, host: str = "127.0.0.1") -> dict[str, str]:
         """Start it; return the callback URLs its banner printed, once it answers."""
         process = subprocess.Popen(
-            [*VIDHOOK, "serve", "--port", str(port), "--host", "127.0.0.1"],
+            [*VIDHOOK, "serve", "--port", str(port), "--host", host],
             cwd=self.cwd,
             env=environment(),
             stdout=subprocess.PIPE,
@@ -231,7 +231,7 @@ class DefaultServer:
         urls = callback_urls(read_banner(process))
         for _ in range(300):
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                if httpx.get(urls["vibegen"].split("/hooks/")[0] + "/healthz").status_code == 200:
                     return urls
             except httpx.TransportError:
                 time.sleep(0.05)
@@ -277,6 +277,14 @@ def test_serve_without_config_prints_callback_urls_that_work(
     wrong = httpx.post(urls["vibegen"] + "x", content=b"{}")
     assert wrong.status_code == 401
     assert (tmp_path / "vidhook.db").exists()
+
+
+def test_serve_on_an_ipv6_address_prints_urls_with_brackets(server: DefaultServer) -> None:
+    port = free_port()
+    urls = server.start(port, host="::1")
+    assert urls["ark"].startswith(f"http://[::1]:{port}/hooks/ark/")
+    answer = httpx.post(urls["ark"], content=fixture_bytes("ark", "callback_queued"))
+    assert answer.status_code == 200, answer.text
 
 
 def test_default_tokens_survive_a_restart(server: DefaultServer) -> None:

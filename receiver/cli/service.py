@@ -80,7 +80,10 @@ def _explicit_public_url(args: argparse.Namespace) -> bool:
 
 
 def _printable(host: str) -> str:
-    return "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104
+    """The listen address as a URL host: a wildcard as loopback, IPv6 in brackets."""
+    if host in ("0.0.0.0", "::", ""):  # noqa: S104
+        return "127.0.0.1"
+    return f"[{host}]" if ":" in host else host
 
 
 def _print_default_banner(settings: Settings) -> None:

@@ -13,11 +13,13 @@ from receiver.store.records import (
     DueDelivery,
     EventFilter,
     IngestResult,
+    PollPlan,
     RawRequest,
     Rejection,
     Router,
     SinkStats,
     StoredEvent,
+    TaskRecord,
 )
 
 __all__ = ["Store", "open_store"]
@@ -34,6 +36,25 @@ class Store(Protocol):
     many events in one commit, due at `now`, each with a new id and webhook id;
     `retry_delivery` makes a dead or unleased pending delivery due at `now` (false for
     delivered, held or leased ones); `prune` keeps events with pending or held deliveries.
+
+    Tasks: `register_task` inserts a task unknown so far as status `registered`, rank -1 (so
+    every first report of it is news), or merges `labels` over the stored ones; with a
+    `PollPlan` it polls the task unless its rank is already terminal (2), resetting
+    `poll_errors`. `claim_polls` takes up to `limit` of one source's tasks with `poll` set and
+    `poll_next_at <= now`, earliest first, sets their `poll_next_at` to `now + lease` (so no
+    other instance takes them meanwhile) and returns them; `set_poll` schedules the next poll
+    (keeping `poll_interval` when given None) or, with `next_at=None`, clears `poll`;
+    `next_poll_at` is the earliest `poll_next_at` of a polled task. Ingest stops polling a
+    task once it reaches a terminal status.
+
+    Held events: `held_events` lists events with `held` set, oldest first; `release_held` clears
+    `held`, replaces the event's `verified_by` (in its stored body) and makes its held
+    deliveries pending, returning how many (0 if the event is not held); `reject_held` clears
+    `held`, sets `note`, moves held deliveries to `rejected` (last_error = note), sets the
+    event's status column to `rejected:<event id>` so the (source, task_id, status) slot is free
+    for the genuine report, and resets the task's status and rank to the highest of its other
+    unrejected, unstale events (`registered`, -1 if none), polling it again from `now` when it
+    has a `poll_deadline` and is not terminal; false if the event is not held.
     """
 
     url: str
@@ -80,6 +101,36 @@ class Store(Protocol):
     async def sink_stats(self) -> list[SinkStats]: ...
     async def list_rejected(self, limit: int) -> list[Rejection]: ...
     async def prune(self, before: str) -> int: ...
+
+    async def register_task(
+        self,
+        source: str,
+        task_id: str,
+        labels: dict[str, str],
+        *,
+        now: float,
+        poll: PollPlan | None,
+    ) -> TaskRecord: ...
+    async def get_task(self, source: str, task_id: str) -> TaskRecord | None: ...
+    async def list_tasks(
+        self, source: str | None, polling: bool | None, limit: int
+    ) -> list[TaskRecord]: ...
+    async def claim_polls(
+        self, source: str, now: float, lease: float, limit: int
+    ) -> list[TaskRecord]: ...
+    async def set_poll(
+        self,
+        source: str,
+        task_id: str,
+        *,
+        next_at: float | None,
+        errors: int,
+        interval: float | None = None,
+    ) -> None: ...
+    async def next_poll_at(self) -> float | None: ...
+    async def held_events(self, limit: int) -> list[StoredEvent]: ...
+    async def release_held(self, event_id: str, verified_by: list[str]) -> int: ...
+    async def reject_held(self, event_id: str, note: str, *, now: float) -> bool: ...
 
 
 def open_store(url: str) -> Store:

@@ -15,6 +15,7 @@ __all__ = [
     "DueDelivery",
     "EventFilter",
     "IngestResult",
+    "PollPlan",
     "RawRequest",
     "Rejection",
     "Router",
@@ -26,7 +27,9 @@ __all__ = [
 # Picks (rule, sink) pairs for an event; called inside the ingest transaction, after labels merge.
 Router = Callable[[Event], list[tuple[str, str]]]
 
-DeliveryState = Literal["pending", "held", "delivered", "dead"]
+# `held` waits for the provider to confirm its event; `rejected` was held and is never sent,
+# because the provider contradicted the event.
+DeliveryState = Literal["pending", "held", "delivered", "dead", "rejected"]
 AttemptOutcome = Literal["delivered", "retry", "dead"]
 
 
@@ -157,3 +160,11 @@ class TaskRecord(msgspec.Struct, kw_only=True):
     poll_deadline: float | None
     poll_interval: float | None
     poll_errors: int
+
+
+class PollPlan(msgspec.Struct, kw_only=True):
+    """When to query a task first, how often after that, and when to give up on it."""
+
+    next_at: float
+    interval: float
+    deadline: float

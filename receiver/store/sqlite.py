@@ -27,6 +27,7 @@ from receiver.store.records import (
     StoredEvent,
 )
 from receiver.store.sql import load_queries, migrations
+from receiver.store.sqlite_tasks import SqliteTaskMethods
 
 __all__ = ["SqliteStore"]
 
@@ -41,7 +42,7 @@ def _now_text() -> str:
     return rfc3339(datetime.now(UTC))
 
 
-class SqliteStore:
+class SqliteStore(SqliteTaskMethods):
     """Store on one SQLite file. Writes go through one group-commit writer connection;
     reads use a second connection, which WAL lets run beside the writer."""
 

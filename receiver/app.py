@@ -30,6 +30,8 @@ from receiver.retention import RetentionTask
 from receiver.services import Services
 from receiver.sources import build_sources
 from receiver.store import Store, open_store
+from receiver.tasks import task_workers
+from receiver.tasks.api import TASK_HANDLERS
 from routes.rules import RuleHolder, RuleSet, load_rules
 from routes.sinks import build_sinks
 from routes.sinks.base import SinkContext
@@ -38,7 +40,7 @@ from routes.worker import OutboxWorker
 __all__ = ["build_services", "create_app"]
 
 # Routers and handlers beyond the callback endpoint and health: one entry per API module.
-API_HANDLERS: list[Any] = [admin_router]
+API_HANDLERS: list[Any] = [admin_router, *TASK_HANDLERS]
 
 log = structlog.get_logger("vidhook")
 
@@ -78,6 +80,7 @@ def build_services(
     )
     services.sinks = sinks
     services.background.append(RetentionTask(services.store, settings.store.retention_days, clock))
+    services.background.extend(task_workers(services))
     return services
 
 

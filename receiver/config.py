@@ -13,6 +13,8 @@ import msgspec
 from receiver.errors import ConfigError
 
 __all__ = [
+    "NO_DEFAULT_BASE_URL",
+    "POLLED_PROVIDERS",
     "PROVIDER_NAMES",
     "ApiToken",
     "HmacConfig",
@@ -24,6 +26,7 @@ __all__ = [
     "SourceConfig",
     "StandardWebhooksConfig",
     "StoreConfig",
+    "check_polled_sources",
     "expand_env",
     "load_settings",
     "parse_settings",
@@ -235,12 +238,51 @@ def _check_sources(settings: Settings, origin: str) -> None:
             raise ConfigError(
                 f"{where}.statuses: unknown target status {bad}; use one of {_STATUSES}"
             )
+        _check_provider_api(source, where)
     for token in settings.api_tokens:
         if len(token.token) < 16:
             raise ConfigError(f"{origin}: api_tokens.{token.name}: token must be 16+ characters")
 
 
 _STATUSES = ("pending", "processing", "completed", "failed", "cancelled", "expired")
+# Providers that never call back, so vidhook polls them; and those with no default address.
+POLLED_PROVIDERS = ("videoapi", "seedanceapi", "aioagi")
+NO_DEFAULT_BASE_URL = ("videoapi",)
+
+
+def _check_provider_api(source: SourceConfig, where: str) -> None:
+    """A source that confirms callbacks must be able to read tasks from its provider."""
+    for field in ("poll_interval", "poll_timeout", "max_polls_in_flight"):
+        if getattr(source, field) <= 0:
+            raise ConfigError(f"{where}.{field}: must be above 0")
+    if not source.confirm:
+        return
+    if source.provider == "generic":
+        raise ConfigError(
+            f"{where}.confirm: a generic source has no task API to confirm callbacks with"
+        )
+    _require_task_api(source, where, f"confirm = true reads each task back from {source.provider}")
+
+
+def check_polled_sources(settings: Settings, origin: str = "<config>") -> None:
+    """Refuse a source of a provider that never calls back when vidhook cannot poll it.
+
+    `vidhook check` holds a config to this; the server itself runs such a source, idle (the
+    embedded default has one of each provider and no keys).
+    """
+    for name, source in settings.sources.items():
+        if source.provider in POLLED_PROVIDERS:
+            why = f"{source.provider} never calls back, so vidhook polls its tasks"
+            _require_task_api(source, f"{origin}: sources.{name}", why)
+
+
+def _require_task_api(source: SourceConfig, where: str, why: str) -> None:
+    if source.api_key is None:
+        raise ConfigError(f"{where}.api_key: {why}, which needs the provider's API key")
+    if source.provider in NO_DEFAULT_BASE_URL and not source.base_url:
+        raise ConfigError(
+            f"{where}.base_url: {why}, and {source.provider} has no public address; set it"
+        )
 
 
 def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:

@@ -1,0 +1,127 @@
+"""`POST /v1/submit/{source}` and `/admin/tasks`: submit through vidhook, watch, look up."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from receiver.api_auth import require_scope
+from receiver.errors import NotFound
+from receiver.services import Services
+from receiver.sources import Source
+from receiver.store.records import EventFilter, StoredEvent, TaskRecord
+from receiver.tasks.provider_api import ProviderApi
+from receiver.tasks.submit import (
+    SubmitRequest,
+    Submitted,
+    WatchRequest,
+    submit_task,
+    task_labels,
+    watch_task,
+)
+
+__all__ = ["TASK_HANDLERS", "TaskDetail", "TaskList", "TasksController", "submit"]
+
+_EVENTS_SHOWN = 100
+
+
+class TaskList(msgspec.Struct, kw_only=True):
+    """Tasks vidhook knows of, most recently changed first."""
+
+    items: list[TaskRecord]
+
+
+class TaskDetail(msgspec.Struct, kw_only=True):
+    """One task and its stored events, newest first; a callback the provider contradicted
+    carries the reason in its `note`."""
+
+    task: TaskRecord
+    events: list[StoredEvent]
+
+
+def _source(services: Services, name: str) -> Source:
+    source = services.sources.get(name)
+    if source is None:
+        known = ", ".join(sorted(services.sources)) or "none"
+        raise NotFound(f"no source named {name[:64]!r}; configured: {known}", code="unknown_source")
+    return source
+
+
+@post(
+    "/v1/submit/{source:str}",
+    guards=[require_scope],
+    opt={"scope": "submit"},
+    status_code=201,
+    summary="Create a task at the provider, with vidhook as its callback_url",
+    description=(
+        "`body` is the provider's own create body; `callback_url` is set to vidhook's URL for"
+        " the source where the provider calls back. The task is recorded with `end_user_id`"
+        " and `labels`, which every event of it carries. A provider error comes back with the"
+        " provider's status (401, 402, 429, 5xx) and message."
+    ),
+    tags=["tasks"],
+)
+async def submit(
+    source: FromPath[str], data: JSONBody[SubmitRequest], services: NamedDependency[Services]
+) -> Response[bytes]:
+    """Submit one task through vidhook."""
+    submitted: Submitted = await submit_task(
+        _source(services, source),
+        data,
+        settings=services.settings,
+        store=services.store,
+        api=ProviderApi(services.http),
+        now=services.clock(),
+    )
+    return Response(services.encode(submitted), media_type="application/json", status_code=201)
+
+
+class TasksController(Controller):
+    """Tasks vidhook submitted or watches: register one to poll, list them, show one."""
+
+    path = "/admin/tasks"
+    guards = [require_scope]
+    tags = ["tasks"]
+
+    @post("/", opt={"scope": "admin"}, status_code=201, summary="Watch a task")
+    async def register(
+        self, data: JSONBody[WatchRequest], services: NamedDependency[Services]
+    ) -> TaskRecord:
+        """Poll a task created elsewhere until it ends or the source's `poll_timeout`."""
+        source = _source(services, data.source)
+        labels = task_labels(data.end_user_id, data.labels)
+        return await watch_task(
+            source, data.task_id, labels, store=services.store, now=services.clock()
+        )
+
+    @get("/", opt={"scope": "read"}, summary="List tasks")
+    async def list_tasks(
+        self,
+        services: NamedDependency[Services],
+        source: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        polling: Annotated[bool | None, QueryParameter()] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
+    ) -> TaskList:
+        """Tasks, most recently changed first; `polling=true` lists those still polled."""
+        return TaskList(items=await services.store.list_tasks(source, polling, limit))
+
+    @get("/{source:str}/{task_id:str}", opt={"scope": "read"}, summary="Show one task")
+    async def show(
+        self, source: FromPath[str], task_id: FromPath[str], services: NamedDependency[Services]
+    ) -> TaskDetail:
+        """A task, its labels and poll state, and its events."""
+        task = await services.store.get_task(source, task_id)
+        if task is None:
+            raise NotFound(
+                f"no task {task_id[:64]!r} of source {source[:64]!r}", code="unknown_task"
+            )
+        where = EventFilter(source=source, task_id=task_id)
+        events = await services.store.list_events(where, _EVENTS_SHOWN)
+        return TaskDetail(task=task, events=events)
+
+
+TASK_HANDLERS = [submit, TasksController]

@@ -1,0 +1,219 @@
+"""The poller: reads the tasks of providers that never call back, and of watched tasks.
+
+Poll state lives in the store (`tasks.poll*`), so polling resumes after a restart. Each
+source polls at most `max_polls_in_flight` tasks at once. A poll result walks the same
+intake path as a callback, with `verified_by = ["poll"]`. A task is polled at the
+provider's `poll_interval_seconds` when it gives one, else the source's `poll_interval`;
+after an error or a 429 the wait doubles per failure, with jitter, and honours
+`Retry-After`. At `poll_timeout` the task ends in `task.failed` with `error.code = "timeout"`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from collections.abc import Callable
+
+import structlog
+
+from receiver.config import POLLED_PROVIDERS
+from receiver.errors import RateLimited, UpstreamError, VidhookError
+from receiver.event import ErrorInfo, TaskReport, is_terminal
+from receiver.services import Services
+from receiver.sources import Source
+from receiver.store.records import RawRequest, TaskRecord
+from receiver.tasks.provider_api import ProviderApi, can_query
+
+__all__ = ["MAX_BACKOFF", "Poller", "poll_delay"]
+
+# The longest wait between polls after errors, unless the interval itself is longer.
+MAX_BACKOFF = 300.0
+log = structlog.get_logger("vidhook.poller")
+
+
+def poll_delay(interval: float, errors: int, retry_after: float | None = None) -> float:
+    """Seconds until the next poll after `errors` failures in a row (0: all went well).
+
+    The interval doubles per failure up to MAX_BACKOFF, with +-20 % jitter after a failure so
+    that many tasks failing together do not retry together; a provider's `Retry-After` is
+    honoured when it asks for longer.
+    """
+    if errors <= 0:
+        return interval
+    backoff = min(max(MAX_BACKOFF, interval), interval * 2.0 ** min(errors, 20))
+    delay = backoff * random.uniform(0.8, 1.2)
+    return max(delay, retry_after) if retry_after is not None else delay
+
+
+class Poller:
+    """Claims due tasks from the store per source and polls them, each source within its bound."""
+
+    def __init__(
+        self,
+        services: Services,
+        api: ProviderApi,
+        *,
+        idle_wait: float = 1.0,
+        lease: float = 120.0,
+    ) -> None:
+        self.services = services
+        self.api = api
+        self.idle_wait = idle_wait
+        self.lease = lease
+        self._inflight: dict[str, dict[asyncio.Task[None], TaskRecord]] = {}
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    def start(self) -> None:
+        """Start the claim loop."""
+        for source in self.services.sources.values():
+            if source.config.provider in POLLED_PROVIDERS and not can_query(source):
+                log.warning(
+                    "source is never polled: set its api_key (and base_url if the provider"
+                    " has no default)", source=source.name,
+                )  # fmt: skip
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="vidhook-poller")
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop claiming; give running polls `grace` seconds, then cancel them and make
+        their tasks due again, so the next start polls them at once."""
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        running = {t: rec for polls in self._inflight.values() for t, rec in polls.items()}
+        if not running:
+            return
+        _, unfinished = await asyncio.wait(running, timeout=grace)
+        for task in unfinished:
+            task.cancel()
+        await asyncio.gather(*unfinished, return_exceptions=True)
+        for task in unfinished:
+            record = running[task]
+            with contextlib.suppress(Exception):
+                await self.services.store.set_poll(
+                    record.source, record.task_id, next_at=self.services.clock(),
+                    errors=record.poll_errors,
+                )  # fmt: skip
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                claimed = await self._claim_all()
+                delay = 0.0 if claimed else await self._idle_delay()
+            except Exception as exc:  # the store may be down for a while: keep trying
+                log.error("poll claim failed", error=str(exc))
+                delay = self.idle_wait
+            if self._stopping:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def _claim_all(self) -> int:
+        claimed = 0
+        for source in self.services.sources.values():
+            if not can_query(source):
+                continue
+            polls = self._inflight.setdefault(source.name, {})
+            free = source.config.max_polls_in_flight - len(polls)
+            if free <= 0:
+                continue
+            now = self.services.clock()
+            for record in await self.services.store.claim_polls(source.name, now, self.lease, free):
+                task = asyncio.create_task(self._poll(source, record))
+                polls[task] = record
+                task.add_done_callback(self._done(polls))
+                claimed += 1
+        return claimed
+
+    def _done(
+        self, polls: dict[asyncio.Task[None], TaskRecord]
+    ) -> Callable[[asyncio.Task[None]], None]:
+        def callback(task: asyncio.Task[None]) -> None:
+            polls.pop(task, None)
+            self._wake.set()
+
+        return callback
+
+    async def _idle_delay(self) -> float:
+        due = await self.services.store.next_poll_at()
+        now = self.services.clock()
+        # A task due now that was not claimed waits for a free slot, which wakes the loop.
+        if due is None or due <= now:
+            return self.idle_wait
+        return min(self.idle_wait, due - now)
+
+    async def _poll(self, source: Source, record: TaskRecord) -> None:
+        now = self.services.clock()
+        deadline = record.poll_deadline if record.poll_deadline is not None else float("inf")
+        try:
+            if now >= deadline:
+                await self._time_out(source, record)
+                return
+            queried = await self.api.query(source, record.task_id)
+            if queried.report.task_id != record.task_id:
+                raise UpstreamError(
+                    f"{source.config.provider} answered about task {queried.report.task_id!r}"
+                    f" when asked for {record.task_id!r}",
+                    status_code=502,
+                    code="provider_error",
+                )
+            await self.services.intake.accept(source, queried.report, queried.raw, ["poll"])
+        except Exception as exc:
+            await self._failed(source, record, exc, deadline)
+            return
+        self.services.metrics.polls.labels(source.name, "ok").inc()
+        store, report = self.services.store, queried.report
+        if is_terminal(report.status):
+            await store.set_poll(source.name, record.task_id, next_at=None, errors=0)
+            return
+        interval = report.poll_interval or record.poll_interval or source.config.poll_interval
+        next_at = min(self.services.clock() + interval, deadline)
+        await store.set_poll(
+            source.name, record.task_id, next_at=next_at, errors=0, interval=interval
+        )
+
+    async def _failed(
+        self, source: Source, record: TaskRecord, exc: Exception, deadline: float
+    ) -> None:
+        errors = record.poll_errors + 1
+        interval = record.poll_interval or source.config.poll_interval
+        retry_after = exc.retry_after if isinstance(exc, RateLimited) else None
+        delay = poll_delay(interval, errors, retry_after)
+        outcome = "rate_limited" if isinstance(exc, RateLimited) else "error"
+        self.services.metrics.polls.labels(source.name, outcome).inc()
+        # A vidhook error is the provider's or the store's doing; anything else is a bug here.
+        report = log.warning if isinstance(exc, VidhookError) else log.exception
+        message = exc.message if isinstance(exc, VidhookError) else repr(exc)
+        report(
+            "poll failed", source=source.name, task_id=record.task_id, error=message,
+            errors=errors, retry_in=round(delay, 2),
+        )  # fmt: skip
+        next_at = min(self.services.clock() + delay, deadline)
+        with contextlib.suppress(Exception):  # if the store is down, the claim lease expires
+            await self.services.store.set_poll(
+                source.name, record.task_id, next_at=next_at, errors=errors
+            )
+
+    async def _time_out(self, source: Source, record: TaskRecord) -> None:
+        timeout = source.config.poll_timeout
+        report = TaskReport(
+            task_id=record.task_id,
+            status="failed",
+            provider_status="timeout",
+            error=ErrorInfo(
+                code="timeout",
+                message=f"{source.config.provider} reported no final status within {timeout:g} s",
+            ),
+        )
+        raw = RawRequest(method="TIMEOUT", path="", client="vidhook", headers={}, body=b"")
+        await self.services.intake.accept(source, report, raw, ["poll"])
+        await self.services.store.set_poll(
+            source.name, record.task_id, next_at=None, errors=record.poll_errors
+        )
+        self.services.metrics.polls.labels(source.name, "timeout").inc()
+        log.warning("task timed out", source=source.name, task_id=record.task_id)

@@ -7,13 +7,13 @@ import sys
 from collections.abc import Sequence
 
 from receiver import __version__
-from receiver.cli import operate, service
+from receiver.cli import operate, service, tasks
 from receiver.errors import VidhookError
 
 __all__ = ["main"]
 
 # One line per module that adds subcommands.
-COMMAND_MODULES = [service, operate]
+COMMAND_MODULES = [service, operate, tasks]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ import uvicorn
 
 from receiver.app import build_services, create_app
 from receiver.cli.config_source import add_config_argument, config_path, resolve_settings
-from receiver.config import Settings, load_settings
+from receiver.config import Settings, check_polled_sources, load_settings
 from receiver.errors import ConfigError
 from receiver.logs import configure_logging
 from receiver.sources import callback_url
@@ -103,6 +103,7 @@ def run_check(args: argparse.Namespace) -> int:
     if path is None:
         raise ConfigError("check needs --config FILE or VIDHOOK_CONFIG")
     settings = load_settings(path)
+    check_polled_sources(settings, path)
     services = build_services(settings, config_path=path)
     print(f"{path}: OK")
     print(f"sources ({len(services.sources)}):")

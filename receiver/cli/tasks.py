@@ -1,0 +1,135 @@
+"""`vidhook submit` and `vidhook watch`: create a task through vidhook, or have it polled.
+
+Both work on the configured store directly, as the other commands do; a running vidhook on
+the same store picks the task up (polls it, or routes its callbacks with its labels).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import msgspec
+
+from receiver.cli.config_source import add_config_argument, resolve_settings
+from receiver.config import Settings
+from receiver.errors import BadRequest, ConfigError
+from receiver.sources import Source, build_sources
+from receiver.store import Store, open_store
+from receiver.tasks.provider_api import ProviderApi
+from receiver.tasks.submit import SubmitRequest, submit_task, task_labels, watch_task
+
+__all__ = ["register"]
+
+T = TypeVar("T")
+_encoder = msgspec.json.Encoder()
+
+
+def register(commands: Any) -> None:
+    """Add this module's subcommands."""
+    submit = commands.add_parser(
+        "submit", help="create a task at a source's provider, with vidhook as its callback_url"
+    )
+    add_config_argument(submit)
+    submit.add_argument("source")
+    submit.add_argument("file", help="the provider's own create body, as JSON ('-': stdin)")
+    _add_label_arguments(submit)
+    submit.set_defaults(run=run_submit)
+
+    watch = commands.add_parser("watch", help="poll a task created elsewhere until it ends")
+    add_config_argument(watch)
+    watch.add_argument("source")
+    watch.add_argument("task_id")
+    _add_label_arguments(watch)
+    watch.set_defaults(run=run_watch)
+
+
+def _add_label_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a label for the task's events (repeat for more)",
+    )
+    parser.add_argument("--end-user-id", help="the end user the task is for (a label)")
+
+
+def run_submit(args: argparse.Namespace) -> int:
+    """Create the task and print vidhook's record of it with the provider's reply."""
+    body = _read_body(args.file)
+    request = SubmitRequest(body=body, end_user_id=args.end_user_id, labels=_labels(args.label))
+
+    async def submit(settings: Settings, source: Source, store: Store) -> bytes:
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30.0)) as http:
+            submitted = await submit_task(
+                source,
+                request,
+                settings=settings,
+                store=store,
+                api=ProviderApi(http),
+                now=time.time(),
+            )
+        return _encoder.encode(submitted)
+
+    print(asyncio.run(_with_store(args, submit)).decode())
+    return 0
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    """Register the task for polling and print vidhook's record of it."""
+    labels = task_labels(args.end_user_id, _labels(args.label))
+
+    async def watch(settings: Settings, source: Source, store: Store) -> bytes:
+        task = await watch_task(source, args.task_id, labels, store=store, now=time.time())
+        return _encoder.encode(task)
+
+    print(asyncio.run(_with_store(args, watch)).decode())
+    return 0
+
+
+async def _with_store(
+    args: argparse.Namespace, work: Callable[[Settings, Source, Store], Awaitable[T]]
+) -> T:
+    settings, _ = await resolve_settings(args)
+    sources = build_sources(settings)
+    source = sources.get(args.source)
+    if source is None:
+        known = ", ".join(sorted(sources)) or "none"
+        raise ConfigError(f"no source named {args.source!r}; configured: {known}")
+    store = open_store(settings.store.url)
+    await store.open()
+    try:
+        return await work(settings, source, store)
+    finally:
+        await store.close()
+
+
+def _read_body(name: str) -> dict[str, Any]:
+    try:
+        text = sys.stdin.read() if name == "-" else Path(name).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadRequest(f"{name}: cannot read: {exc.strerror}") from None
+    try:
+        body = msgspec.json.decode(text)
+    except msgspec.DecodeError as exc:
+        raise BadRequest(f"{name}: not JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"{name}: the create body must be a JSON object")
+    return body
+
+
+def _labels(pairs: list[str]) -> dict[str, str]:
+    labels = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise BadRequest(f"--label {pair!r}: write it as KEY=VALUE")
+        labels[key] = value
+    return labels

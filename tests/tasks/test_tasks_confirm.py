@@ -1,0 +1,179 @@
+"""`confirm = true`: callbacks stored at once, routed only when the provider agrees."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from receiver.event import ErrorInfo, Event, TaskReport, event_type, new_id
+from receiver.tasks.confirm import judge
+from tests.conftest import fixture_json
+from tests.provider_harness import HOOK, SUBMITTER, eventually
+from tests.tasks.test_tasks_submit import OUT, SUBMIT, source_toml
+
+
+def callback(task_id: str, status: str = "completed") -> dict[str, object]:
+    """A vibegen callback for a task, in the fixture's shape."""
+    body = fixture_json("vibegen", f"callback_{status}")
+    body["task_id"] = task_id
+    return body
+
+
+async def settled(vidhook, task_id: str, status: str):
+    """The routed event of that status, once it is no longer held."""
+
+    async def check():
+        for stored in await vidhook.events("vibegen", task_id):
+            if stored.event.status == status and not stored.held and stored.note is None:
+                return stored
+        return None
+
+    return await eventually(check)
+
+
+async def written(out, event_id: str) -> bool:
+    lines = out.read_text().splitlines() if out.exists() else []
+    return any(json.loads(line)["id"] == event_id for line in lines)
+
+
+@pytest.fixture
+async def confirming(fake, start_vidhook):
+    fake_provider, fake_url = fake
+    vidhook = await start_vidhook(source_toml("vibegen", fake_url, confirm=True) + OUT)
+    return fake_provider, vidhook
+
+
+async def test_a_callback_the_provider_agrees_with_is_routed_as_provider_verified(
+    confirming, tmp_path
+):
+    fake_provider, vidhook = confirming
+    answer = await vidhook.post("/v1/submit/vibegen", SUBMITTER, SUBMIT)
+    task_id = answer.json()["task"]["task_id"]
+
+    stored = await settled(vidhook, task_id, "completed")
+
+    assert stored.note is None
+    assert stored.event.verified_by == ["token", "provider-api"]
+    assert stored.event.labels == {"team": "growth", "end_user_id": "user-42"}
+    assert fake_provider.callbacks[0][1] == 200
+    assert [s.path for s in fake_provider.seen("query")] == [f"/tasks/{task_id}"]
+    await eventually(lambda: written(tmp_path / "events.jsonl", stored.event.id))
+
+
+async def test_a_contradicted_callback_is_kept_unrouted_and_the_genuine_one_still_counts(
+    confirming, tmp_path
+):
+    fake_provider, vidhook = confirming
+    fake_provider.delay = 3600
+    task_id = fake_provider.add_task("vibegen")
+    path = f"/hooks/vibegen/{HOOK}"
+
+    forged = await vidhook.client.post(path, json=callback(task_id))
+
+    assert forged.status_code == 200, forged.text
+    forged_id = forged.json()["id"]
+    stored = await eventually(lambda: _rejected(vidhook, forged_id))
+    assert stored.note.startswith("rejected: the callback said completed")
+    assert "processing" in stored.note
+    rows = await vidhook.services.store.deliveries_of(forged_id)
+    assert [row.state for row in rows] == ["rejected"]
+    truth = await settled(vidhook, task_id, "processing")
+    assert truth.event.verified_by == ["provider-api"]
+
+    fake_provider.tasks[task_id].finish_at = time.monotonic()
+    genuine = await vidhook.client.post(path, json=callback(task_id))
+
+    assert genuine.status_code == 200
+    assert genuine.json() == {"id": genuine.json()["id"], "duplicate": False}
+    done = await settled(vidhook, task_id, "completed")
+    assert done.event.id == genuine.json()["id"]
+    assert done.event.verified_by == ["token", "provider-api"]
+    await eventually(lambda: written(tmp_path / "events.jsonl", done.event.id))
+    assert not await written(tmp_path / "events.jsonl", forged_id)
+
+
+async def _rejected(vidhook, event_id: str):
+    stored = await vidhook.services.store.get_event(event_id)
+    return stored if stored.note else None
+
+
+async def test_a_callback_for_a_task_the_provider_does_not_know_is_rejected(confirming):
+    _, vidhook = confirming
+
+    answer = await vidhook.client.post(f"/hooks/vibegen/{HOOK}", json=callback("no-such-task"))
+
+    assert answer.status_code == 200
+    stored = await eventually(lambda: _rejected(vidhook, answer.json()["id"]))
+    assert stored.note.startswith("rejected: vibegen answered 404")
+    assert stored.held is False
+
+
+async def test_a_progress_callback_the_provider_has_moved_past_is_superseded(confirming):
+    fake_provider, vidhook = confirming
+    fake_provider.delay = 0
+    task_id = fake_provider.add_task("vibegen")
+    body = {"task_id": task_id, "status": "processing"}
+
+    answer = await vidhook.client.post(f"/hooks/vibegen/{HOOK}", json=body)
+
+    stored = await eventually(lambda: _rejected(vidhook, answer.json()["id"]))
+    assert stored.note.startswith("superseded:")
+    done = await settled(vidhook, task_id, "completed")
+    assert done.event.verified_by == ["provider-api"]
+
+
+async def test_a_callback_that_cannot_be_confirmed_in_time_is_rejected(start_vidhook):
+    config = source_toml(
+        "vibegen", "http://127.0.0.1:9", confirm=True, poll_interval=0.1, poll_timeout=1
+    )
+    vidhook = await start_vidhook(config)
+
+    answer = await vidhook.client.post(f"/hooks/vibegen/{HOOK}", json=callback("t-1"))
+
+    assert answer.status_code == 200
+    held = await vidhook.services.store.get_event(answer.json()["id"])
+    assert held.held is True
+    stored = await eventually(lambda: _rejected(vidhook, answer.json()["id"]))
+    assert stored.note.startswith("rejected: could not confirm with the provider within 1 s")
+    assert "could not reach vibegen" in stored.note
+
+
+def make_event(task_id: str, status="completed") -> Event:
+    return Event(
+        id=new_id(), type=event_type(status), source="vibegen", provider="vibegen",
+        task_id=task_id, status=status, provider_status=status, received_at="2026-01-01T00:00:00Z",
+    )  # fmt: skip
+
+
+def report(task_id: str, status, word: str) -> TaskReport:
+    error = ErrorInfo(message="x") if status == "failed" else None
+    return TaskReport(task_id=task_id, status=status, provider_status=word, error=error)
+
+
+@pytest.mark.parametrize(
+    ("said", "answered", "outcome"),
+    [
+        ("completed", "completed", "agree"),
+        ("processing", "processing", "agree"),
+        ("pending", "processing", "superseded"),
+        ("processing", "completed", "superseded"),
+        ("processing", "failed", "superseded"),
+        ("completed", "processing", "contradicted"),
+        ("completed", "failed", "contradicted"),
+        ("failed", "completed", "contradicted"),
+        ("processing", "pending", "contradicted"),
+    ],
+)
+def test_judge_compares_statuses(said, answered, outcome):
+    verdict = judge(make_event("t1", said), report("t1", answered, answered))
+    assert verdict.outcome == outcome
+    if outcome != "agree":
+        assert said in verdict.reason and answered in verdict.reason
+
+
+def test_judge_refuses_an_answer_about_another_task():
+    verdict = judge(make_event("t1"), report("t2", "completed", "completed"))
+    assert verdict.outcome == "contradicted"
+    assert "'t2'" in verdict.reason

@@ -70,16 +70,26 @@ def vibegen_callback(task_id: str, status: str = "completed") -> bytes:
 
 
 async def post_callbacks(
-    client: httpx.AsyncClient, count: int, prefix: str = "task", status: str = "completed"
+    client: httpx.AsyncClient,
+    count: int,
+    prefix: str = "task",
+    status: str = "completed",
+    *,
+    at_once: bool = False,
 ) -> list[str]:
-    """Send `count` callbacks for distinct tasks; return the event ids vidhook acknowledged."""
-    ids = []
-    for number in range(count):
+    """Send `count` callbacks for distinct tasks, one after another or all `at_once`; return
+    the event ids vidhook acknowledged."""
+
+    async def send(number: int) -> str:
         body = vibegen_callback(f"{prefix}-{number}", status)
         answer = await client.post(HOOK_PATH, content=body)
         assert answer.status_code == 200, answer.text
-        ids.append(answer.json()["id"])
-    return ids
+        event_id: str = answer.json()["id"]
+        return event_id
+
+    if at_once:
+        return list(await asyncio.gather(*(send(number) for number in range(count))))
+    return [await send(number) for number in range(count)]
 
 
 async def eventually(

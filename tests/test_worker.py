@@ -159,7 +159,8 @@ async def test_each_sink_keeps_its_own_concurrency_limit(vidhook_factory):
                 rule("all", "wide", "narrow"),
             )
         )
-        ids = await post_callbacks(vidhook.client, 8)
+        # All at once, so that enough are due together to fill every slot.
+        ids = await post_callbacks(vidhook.client, 8, at_once=True)
         for event_id in ids:
             await settled(vidhook, event_id, "delivered")
     assert (len(wide.delivered()), len(narrow.delivered())) == (8, 8)

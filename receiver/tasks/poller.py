@@ -148,34 +148,52 @@ class Poller:
         return min(self.idle_wait, due - now)
 
     async def _poll(self, source: Source, record: TaskRecord) -> None:
-        now = self.services.clock()
+        """Ask the provider once; a task past its deadline and still not ended times out
+        (after that last look, so a task that ended while vidhook was down is not lost)."""
         deadline = record.poll_deadline if record.poll_deadline is not None else float("inf")
+        report = None
         try:
-            if now >= deadline:
-                await self._time_out(source, record)
-                return
-            queried = await self.api.query(source, record.task_id)
-            if queried.report.task_id != record.task_id:
-                raise UpstreamError(
-                    f"{source.config.provider} answered about task {queried.report.task_id!r}"
-                    f" when asked for {record.task_id!r}",
-                    status_code=502,
-                    code="provider_error",
-                )
-            await self.services.intake.accept(source, queried.report, queried.raw, ["poll"])
+            report = await self._ask(source, record)
         except Exception as exc:
+            if self.services.clock() < deadline:
+                await self._failed(source, record, exc, deadline)
+                return
+        try:
+            await self._next(source, record, report, deadline)
+        except Exception as exc:  # the store failed; the task is polled again
             await self._failed(source, record, exc, deadline)
-            return
+
+    async def _ask(self, source: Source, record: TaskRecord) -> TaskReport:
+        queried = await self.api.query(source, record.task_id)
+        if queried.report.task_id != record.task_id:
+            raise UpstreamError(
+                f"{source.config.provider} answered about task {queried.report.task_id!r}"
+                f" when asked for {record.task_id!r}",
+                status_code=502,
+                code="provider_error",
+            )
+        await self.services.intake.accept(source, queried.report, queried.raw, ["poll"])
         self.services.metrics.polls.labels(source.name, "ok").inc()
-        store, report = self.services.store, queried.report
-        if is_terminal(report.status):
+        return queried.report
+
+    async def _next(
+        self, source: Source, record: TaskRecord, report: TaskReport | None, deadline: float
+    ) -> None:
+        store, now = self.services.store, self.services.clock()
+        if report is not None and is_terminal(report.status):
             await store.set_poll(source.name, record.task_id, next_at=None, errors=0)
-            return
-        interval = report.poll_interval or record.poll_interval or source.config.poll_interval
-        next_at = min(self.services.clock() + interval, deadline)
-        await store.set_poll(
-            source.name, record.task_id, next_at=next_at, errors=0, interval=interval
-        )
+        elif now >= deadline:
+            await self._time_out(source, record)
+        else:
+            interval = (
+                (report.poll_interval if report else None)
+                or record.poll_interval
+                or source.config.poll_interval
+            )
+            await store.set_poll(
+                source.name, record.task_id, next_at=min(now + interval, deadline), errors=0,
+                interval=interval,
+            )  # fmt: skip
 
     async def _failed(
         self, source: Source, record: TaskRecord, exc: Exception, deadline: float

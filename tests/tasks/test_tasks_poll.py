@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import time
 
 import pytest
 
+from receiver.store.records import PollPlan
 from receiver.tasks.poller import MAX_BACKOFF, poll_delay
 from tests.provider_harness import ADMIN, SUBMITTER, eventually
 from tests.tasks.test_tasks_submit import SUBMIT, source_toml
@@ -139,3 +141,21 @@ def test_poll_delay_is_capped_and_honours_retry_after():
     assert poll_delay(2.0, 40) <= 1.2 * MAX_BACKOFF
     assert poll_delay(600.0, 3) <= 1.2 * 600.0
     assert poll_delay(0.1, 1, retry_after=30.0) == 30.0
+
+
+async def test_past_its_deadline_a_task_gets_one_last_look_before_timing_out(fake, start_vidhook):
+    fake_provider, fake_url = fake
+    vidhook = await start_vidhook(source_toml("aioagi", fake_url))
+    fake_provider.delay = 0
+    ended = fake_provider.add_task("aioagi")  # ended while nobody was polling it
+    fake_provider.delay = 3600
+    running = fake_provider.add_task("aioagi")
+    now = time.time()
+    late = PollPlan(next_at=now, interval=0.2, deadline=now - 60)
+    for task_id in (ended, running):
+        await vidhook.services.store.register_task("aioagi", task_id, {}, now=now, poll=late)
+
+    assert (await final_event(vidhook, "aioagi", ended)).status == "completed"
+    timed_out = await final_event(vidhook, "aioagi", running)
+    assert timed_out.error.code == "timeout"
+    assert [s.path for s in fake_provider.seen("query")].count(f"/videos/{running}") == 1

@@ -112,56 +112,57 @@ class PostgresStore(PostgresTaskMethods):
         """Store the event, its raw request and its deliveries in one transaction."""
         key = {"source": event.source, "task_id": event.task_id, "status": event.status}
         async with self._connection() as conn, conn.transaction():
-            moved = await _fetchrow(
-                conn, "advance_task", **key, rank=STATUS_RANK[event.status], now=_now_text()
-            )
-            stale = moved is None
-            if moved is None:
-                moved = await _fetchrow(conn, "task_and_event", **key)
-                assert moved is not None  # advance_task created or locked the row
-                if moved["body"] is not None:
-                    return _duplicate(moved["body"], moved["stale"])
-            final = msgspec.structs.replace(
-                event, labels={**event.labels, **_decode_labels(moved["labels"])}
-            )
+            known = await _task_state(conn, key, STATUS_RANK[event.status])
+            if isinstance(known, IngestResult):
+                return known
+            labels, stale = known
+            final = msgspec.structs.replace(event, labels={**event.labels, **labels})
             pairs = [] if stale else route(final)
-            ids = [new_id() for _ in pairs]
-            added = await _fetchrow(
-                conn,
-                "insert_event",
-                **key,
-                id=final.id,
-                provider=final.provider,
-                type=final.type,
-                model=final.model,
-                received_at=final.received_at,
-                stale=stale,
-                held=hold,
-                labels=pg_labels(final.labels),
-                body=_encode(final),
-                method=raw.method,
-                path=raw.path,
-                client=raw.client,
-                headers=_encode(raw.headers),
-                raw_body=raw.body,
-                state="held" if hold else "pending",
-                now=_now_text(),
-                ids=ids,
-                sinks=[sink for _, sink in pairs],
-                rules=[rule for rule, _ in pairs],
-                webhook_ids=[_webhook_id(did) for did in ids],
-                channel=CHANNEL,
-                origin=self._origin,
-                notify=bool(pairs) and not hold,
-            )
-            assert added is not None
-            if added["id"] is None:  # only if an event outlived its task's rank; say so
+            params = self._event_params(final, raw, pairs, stale=stale, hold=hold)
+            added = await _fetchrow(conn, "insert_event", **key, **params)
+            if added["id"] is None:  # a task row behind its events, never in normal operation
                 found = await _fetchrow(conn, "event_by_key", **key)
-                assert found is not None
                 return _duplicate(found["body"], found["stale"])
         if added["woke"]:
             self._wake()
         return IngestResult(event=final, duplicate=False, stale=stale, deliveries=len(pairs))
+
+    def _event_params(
+        self,
+        event: Event,
+        raw: RawRequest,
+        pairs: list[tuple[str, str]],
+        *,
+        stale: bool,
+        hold: bool,
+    ) -> dict[str, Any]:
+        """The `insert_event` parameters beyond the (source, task_id, status) key."""
+        ids = [new_id() for _ in pairs]
+        return {
+            "id": event.id,
+            "provider": event.provider,
+            "type": event.type,
+            "model": event.model,
+            "received_at": event.received_at,
+            "stale": stale,
+            "held": hold,
+            "labels": pg_labels(event.labels),
+            "body": _encode(event),
+            "method": raw.method,
+            "path": raw.path,
+            "client": raw.client,
+            "headers": _encode(raw.headers),
+            "raw_body": raw.body,
+            "state": "held" if hold else "pending",
+            "now": _now_text(),
+            "ids": ids,
+            "sinks": [sink for _, sink in pairs],
+            "rules": [rule for rule, _ in pairs],
+            "webhook_ids": [_webhook_id(did) for did in ids],
+            "channel": CHANNEL,
+            "origin": self._origin,
+            "notify": bool(pairs) and not hold,
+        }
 
     async def add_deliveries(
         self, event_id: str, pairs: list[tuple[str | None, str]], *, replay: bool, now: float
@@ -266,6 +267,20 @@ async def _keep_session(conn: Any) -> None:
     """Nothing to reset when a connection goes back to the pool: the store never changes a
     pooled session's settings, locks or LISTENs, and asyncpg rolls back any open transaction.
     Skipping the default reset query saves a round trip on every operation."""
+
+
+async def _task_state(
+    conn: Any, key: dict[str, str], rank: int
+) -> tuple[dict[str, str], bool] | IngestResult:
+    """Lock the task row (creating it if new), moving it forward if `rank` is ahead; return its
+    labels and whether the event is stale, or the duplicate result if the key is stored."""
+    moved = await _fetchrow(conn, "advance_task", **key, rank=rank, now=_now_text())
+    if moved is not None:
+        return _decode_labels(moved["labels"]), False
+    known = await _fetchrow(conn, "task_and_event", **key)  # the row is ours now: read it
+    if known["body"] is not None:
+        return _duplicate(known["body"], known["stale"])
+    return _decode_labels(known["labels"]), True
 
 
 async def _fetchrow(conn: Any, name: str, **params: Any) -> Any:

@@ -114,6 +114,9 @@ def test_pool_options_are_read_from_the_url_and_the_rest_go_to_the_driver():
     for bad in ("pool_max=0", "pool_max=lots", "pool_min=5&pool_max=2"):
         with pytest.raises(ConfigError, match="pool_m"):
             parse_target(f"postgresql://db/vh?{bad}")
+    for bad in ("postgresql://db:port/vh", "postgresql://[db/vh"):
+        with pytest.raises(ConfigError, match="not a valid PostgreSQL URL"):
+            open_store(bad)
 
 
 async def test_vidhook_migrate_prepares_a_postgres_database(pg_url, tmp_path):

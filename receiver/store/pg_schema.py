@@ -30,7 +30,11 @@ class PgTarget:
 
 def parse_target(url: str) -> PgTarget:
     """Read `postgresql://user[:password]@host[:port]/db[?pool_max=N&pool_min=N&sslmode=...]`."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # a port that is not a number raises here, not at the first connect
+    except ValueError as exc:
+        raise ConfigError(f"store.url: not a valid PostgreSQL URL ({exc})") from None
     query = dict(parse_qsl(parts.query))
     sizes: dict[str, int] = {}
     for option in _POOL_OPTIONS:

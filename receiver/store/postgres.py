@@ -77,7 +77,7 @@ class PostgresStore(PostgresTaskMethods):
             )
             self._listener = DeliveryListener(self._target.dsn, self._origin, self._wake)
             await self._listener.start()
-        except (*UNAVAILABLE, asyncpg.PostgresError) as exc:
+        except (*UNAVAILABLE, asyncpg.PostgresError, ValueError) as exc:  # ValueError: bad option
             await self.close()
             raise StoreUnavailable(f"cannot open PostgreSQL store {self.url}: {exc}") from None
 

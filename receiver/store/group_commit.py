@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import sqlite3
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -17,21 +18,35 @@ __all__ = ["GroupCommitWriter"]
 
 T = TypeVar("T")
 Op = Callable[[aiosqlite.Connection], Awaitable[Any]]
+SyncOp = Callable[[sqlite3.Connection], Any]
 log = structlog.get_logger("vidhook.store")
+
+
+@dataclass(frozen=True, slots=True)
+class _Queued:
+    """One caller's write: an async operation on the aiosqlite connection (`op`), or a
+    synchronous one that runs on the connection's own thread (`sync_op`)."""
+
+    future: asyncio.Future[Any]
+    op: Op | None = None
+    sync_op: SyncOp | None = None
 
 
 class GroupCommitWriter:
     """Runs write operations on one connection, many per transaction.
 
-    Callers await `run(op)`; the writer takes every operation queued at that moment (up to
-    `max_batch`), runs them in one `BEGIN IMMEDIATE ... COMMIT`, and answers each caller only
-    after the commit. If an operation fails, the batch is rolled back and each operation is
-    retried alone, so one bad write cannot fail its neighbours.
+    Callers await `run(op)` or `run_sync(op)`; the writer takes every operation queued at that
+    moment (up to `max_batch`), runs them in one `BEGIN IMMEDIATE ... COMMIT`, and answers each
+    caller only after the commit. If an operation fails, the batch is rolled back and each
+    operation is retried alone, so one bad write cannot fail its neighbours.
+
+    A batch of synchronous operations runs whole on the connection's thread, BEGIN to COMMIT:
+    one thread hop a batch instead of one per statement, which is what bounds ingest.
     """
 
     def __init__(self, conn: aiosqlite.Connection, max_batch: int = 256) -> None:
         self._conn = conn
-        self._queue: asyncio.Queue[tuple[Op, asyncio.Future[Any]]] = asyncio.Queue()
+        self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._max_batch = max_batch
         self._task: asyncio.Task[None] | None = None
         self.after_commit: list[Callable[[], None]] = []
@@ -52,11 +67,23 @@ class GroupCommitWriter:
 
     async def run(self, op: Callable[[aiosqlite.Connection], Awaitable[T]]) -> T:
         """Run one write operation and return its result once it is committed."""
+        result: T = await self._enqueue(_Queued(self._future(), op=op))
+        return result
+
+    async def run_sync(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run one synchronous write operation on the connection's thread (it must not touch
+        the event loop) and return its result once it is committed."""
+        result: T = await self._enqueue(_Queued(self._future(), sync_op=op))
+        return result
+
+    def _future(self) -> asyncio.Future[Any]:
         if self._task is None or self._task.done():
             raise StoreUnavailable("the store is closed")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait((op, future))
-        return await future
+        return asyncio.get_running_loop().create_future()
+
+    async def _enqueue(self, item: _Queued) -> Any:
+        self._queue.put_nowait(item)
+        return await item.future
 
     async def _loop(self) -> None:
         while True:
@@ -69,9 +96,9 @@ class GroupCommitWriter:
                 for _ in batch:
                     self._queue.task_done()
 
-    async def _commit_batch(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+    async def _commit_batch(self, batch: list[_Queued]) -> None:
         try:
-            results = await self._transaction([op for op, _ in batch])
+            results = await self._transaction(batch)
         except sqlite3.Error as exc:
             await self._rollback()
             if len(batch) == 1 or _is_unavailable(exc):
@@ -88,17 +115,35 @@ class GroupCommitWriter:
             for item in batch:
                 await self._commit_batch([item])
             return
-        for (_, future), result in zip(batch, results, strict=True):
-            if not future.done():
-                future.set_result(result)
+        for item, result in zip(batch, results, strict=True):
+            if not item.future.done():
+                item.future.set_result(result)
         for callback in self.after_commit:
             callback()
 
-    async def _transaction(self, ops: list[Op]) -> list[Any]:
+    async def _transaction(self, batch: list[_Queued]) -> list[Any]:
+        sync_ops = [item.sync_op for item in batch if item.sync_op is not None]
+        if len(sync_ops) == len(batch):
+            return await self._on_thread(lambda conn: _sync_transaction(conn, sync_ops))
         await self._conn.execute("BEGIN IMMEDIATE")
-        results = [await op(self._conn) for op in ops]
+        results = []
+        for item in batch:
+            if item.sync_op is not None:
+                results.append(await self._on_thread(item.sync_op))
+            elif item.op is not None:
+                results.append(await item.op(self._conn))
         await self._conn.commit()
         return results
+
+    async def _on_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn(sqlite3 connection)` on aiosqlite's thread, in one hop.
+
+        aiosqlite has no public call for this; `_execute` (queue a call on the connection's
+        thread) and `_conn` (its sqlite3 connection) are the ones its own methods use.
+        """
+        conn = self._conn
+        result: T = await conn._execute(lambda: fn(conn._conn))  # type: ignore[no-untyped-call]
+        return result
 
     async def _rollback(self) -> None:
         try:
@@ -112,11 +157,24 @@ def _is_unavailable(exc: sqlite3.Error) -> bool:
     return any(word in text for word in ("disk", "readonly", "read-only", "locked", "i/o", "full"))
 
 
-def _fail(batch: list[tuple[Op, asyncio.Future[Any]]], exc: Exception) -> None:
+def _sync_transaction(conn: sqlite3.Connection, ops: list[SyncOp]) -> list[Any]:
+    """BEGIN, every operation, COMMIT, on the connection's thread; rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        results = [op(conn) for op in ops]
+        conn.commit()
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
+    return results
+
+
+def _fail(batch: list[_Queued], exc: Exception) -> None:
     error: Exception = exc
     if isinstance(exc, sqlite3.Error):
         log.error("store write failed", error=str(exc))
         error = StoreUnavailable(f"the store cannot commit: {exc}")
-    for _, future in batch:
-        if not future.done():
-            future.set_exception(error)
+    for item in batch:
+        if not item.future.done():
+            item.future.set_exception(error)

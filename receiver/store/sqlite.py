@@ -118,58 +118,63 @@ class SqliteStore(SqliteTaskMethods):
     async def ingest(
         self, event: Event, raw: RawRequest, route: Router, *, hold: bool = False
     ) -> IngestResult:
-        """Store the event, its raw request and its deliveries in one commit."""
+        """Store the event, its raw request and its deliveries in one commit.
 
-        async def op(conn: aiosqlite.Connection) -> IngestResult:
-            key = {"source": event.source, "task_id": event.task_id, "status": event.status}
-            rows = list(await conn.execute_fetchall(Q["task_state"], key))
-            labels = {**event.labels, **_decode_labels(rows[0][2])} if rows else event.labels
-            final = msgspec.structs.replace(event, labels=labels)
-            stale = bool(rows) and rows[0][1] >= STATUS_RANK[event.status]
-            params = {
-                **key,
-                "id": final.id,
-                "provider": final.provider,
-                "type": final.type,
-                "model": final.model,
-                "received_at": final.received_at,
-                "stale": int(stale),
-                "held": int(hold),
-                "body": _encode(final),
-            }
-            if not await conn.execute_fetchall(Q["insert_event"], params):
-                found = list(await conn.execute_fetchall(Q["event_by_key"], key))
-                return IngestResult(
-                    event=_decode_event(found[0][0]),
-                    duplicate=True,
-                    stale=bool(found[0][1]),
-                    deliveries=0,
-                )
-            await conn.execute(
-                Q["insert_raw"],
-                {
-                    "event_id": final.id,
-                    "method": raw.method,
-                    "path": raw.path,
-                    "client": raw.client,
-                    "headers": _encode(raw.headers),
-                    "body": raw.body,
-                },
-            )
-            if stale:
-                return IngestResult(event=final, duplicate=False, stale=True, deliveries=0)
-            now = _now_text()
-            await conn.execute(
-                Q["upsert_task"], {**key, "rank": STATUS_RANK[final.status], "now": now}
-            )
-            pairs = route(final)
-            await self._insert_deliveries(
-                conn, final.id, pairs, "held" if hold else "pending", replay=False, now=now
-            )
-            return IngestResult(event=final, duplicate=False, stale=False, deliveries=len(pairs))
+        The write is synchronous and runs on the writer's thread with the rest of its batch, so
+        a callback costs no thread hop of its own; `route` runs there too (it is pure)."""
+        if self._writer is None:
+            raise StoreUnavailable("the store is not open")
+        return await self._writer.run_sync(lambda conn: self._ingest(conn, event, raw, route, hold))
 
-        result: IngestResult = await self._write(op)
-        return result
+    def _ingest(
+        self, conn: sqlite3.Connection, event: Event, raw: RawRequest, route: Router, hold: bool
+    ) -> IngestResult:
+        key = {"source": event.source, "task_id": event.task_id, "status": event.status}
+        rows = conn.execute(Q["task_state"], key).fetchall()
+        labels = {**event.labels, **_decode_labels(rows[0][2])} if rows else event.labels
+        final = msgspec.structs.replace(event, labels=labels)
+        stale = bool(rows) and rows[0][1] >= STATUS_RANK[event.status]
+        params = {
+            **key,
+            "id": final.id,
+            "provider": final.provider,
+            "type": final.type,
+            "model": final.model,
+            "received_at": final.received_at,
+            "stale": int(stale),
+            "held": int(hold),
+            "body": _encode(final),
+        }
+        if not conn.execute(Q["insert_event"], params).fetchall():
+            found = conn.execute(Q["event_by_key"], key).fetchall()
+            return IngestResult(
+                event=_decode_event(found[0][0]),
+                duplicate=True,
+                stale=bool(found[0][1]),
+                deliveries=0,
+            )
+        conn.execute(
+            Q["insert_raw"],
+            {
+                "event_id": final.id,
+                "method": raw.method,
+                "path": raw.path,
+                "client": raw.client,
+                "headers": _encode(raw.headers),
+                "body": raw.body,
+            },
+        )
+        if stale:
+            return IngestResult(event=final, duplicate=False, stale=True, deliveries=0)
+        now = _now_text()
+        conn.execute(Q["upsert_task"], {**key, "rank": STATUS_RANK[final.status], "now": now})
+        pairs = route(final)
+        state = "held" if hold else "pending"
+        _, deliveries = _delivery_rows(final.id, pairs, state, replay=False, now=now, due=0.0)
+        conn.executemany(Q["insert_delivery"], deliveries)
+        if pairs and not hold:
+            self._new_deliveries = True
+        return IngestResult(event=final, duplicate=False, stale=False, deliveries=len(pairs))
 
     async def _insert_deliveries(
         self,
@@ -182,24 +187,8 @@ class SqliteStore(SqliteTaskMethods):
         now: str,
         due: float = 0.0,
     ) -> list[str]:
-        ids = [new_id() for _ in pairs]
-        await conn.executemany(
-            Q["insert_delivery"],
-            [
-                {
-                    "id": did,
-                    "event_id": event_id,
-                    "sink": sink,
-                    "rule": rule,
-                    "state": state,
-                    "replay": int(replay),
-                    "webhook_id": f"msg_{did.replace('-', '')}",
-                    "next_at": due,
-                    "now": now,
-                }
-                for did, (rule, sink) in zip(ids, pairs, strict=True)
-            ],
-        )
+        ids, rows = _delivery_rows(event_id, pairs, state, replay=replay, now=now, due=due)
+        await conn.executemany(Q["insert_delivery"], rows)
         if ids and state == "pending":
             self._new_deliveries = True
         return ids
@@ -462,6 +451,34 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
                 f"BEGIN IMMEDIATE;\n{script}\n"
                 f"INSERT INTO schema_version VALUES ({version});\nCOMMIT;"
             )
+
+
+def _delivery_rows(
+    event_id: str,
+    pairs: Sequence[tuple[str | None, str]],
+    state: str,
+    *,
+    replay: bool,
+    now: str,
+    due: float,
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """New delivery ids for (rule, sink) pairs and the `insert_delivery` parameters."""
+    ids = [new_id() for _ in pairs]
+    rows = [
+        {
+            "id": did,
+            "event_id": event_id,
+            "sink": sink,
+            "rule": rule,
+            "state": state,
+            "replay": int(replay),
+            "webhook_id": f"msg_{did.replace('-', '')}",
+            "next_at": due,
+            "now": now,
+        }
+        for did, (rule, sink) in zip(ids, pairs, strict=True)
+    ]
+    return ids, rows
 
 
 def _stored(row: Any) -> StoredEvent:

@@ -7,8 +7,6 @@ import argparse
 import asyncio
 from typing import Any
 
-import msgspec
-
 from receiver.admin.events import event_detail
 from receiver.admin.schemas import EventDetail, RejectionView, SinkView
 from receiver.admin.sinks import sink_views
@@ -19,6 +17,7 @@ from receiver.cli.render import (
     EVENT_COLUMNS,
     delivery_rows,
     event_rows,
+    field_rows,
     print_json,
     print_table,
 )
@@ -118,8 +117,7 @@ def run_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(detail)
         return 0
-    fields = [(k, v) for k, v in _builtins(detail.event).items() if v not in (None, [], {})]
-    print_table(f"event {detail.event.id}", ("field", "value"), fields)
+    print_table(f"event {detail.event.id}", ("field", "value"), field_rows(detail.event))
     if detail.raw is not None:
         raw = detail.raw
         print_table(
@@ -139,11 +137,6 @@ def run_show(args: argparse.Namespace) -> int:
     columns = ("delivery", "#", "at", "outcome", "status", "latency", "error")
     print_table("attempts", columns, attempts, empty="no attempts yet")
     return 0
-
-
-def _builtins(value: Any) -> dict[str, Any]:
-    data: dict[str, Any] = msgspec.to_builtins(value)
-    return data
 
 
 def run_deliveries(args: argparse.Namespace) -> int:

@@ -14,9 +14,12 @@ from rich.table import Table
 from receiver.store.records import DeliveryRow, StoredEvent
 
 __all__ = [
+    "DELIVERY_COLUMNS",
+    "EVENT_COLUMNS",
     "console",
     "delivery_rows",
     "event_rows",
+    "field_rows",
     "print_json",
     "print_table",
 ]
@@ -85,3 +88,17 @@ def delivery_rows(items: Iterable[DeliveryRow]) -> list[list[Any]]:
 
 
 DELIVERY_COLUMNS = ("id", "event", "sink", "state", "replay", "attempts", "updated", "last error")
+
+
+def field_rows(value: Any) -> list[tuple[str, str]]:
+    """(field, value) rows of a Struct, empty fields left out, lists and maps on one line."""
+    rows = []
+    for key, item in msgspec.to_builtins(value).items():
+        if item in (None, [], {}):
+            continue
+        if isinstance(item, list):
+            item = ", ".join(map(str, item))
+        elif isinstance(item, dict):
+            item = ", ".join(f"{k}={v}" for k, v in item.items())
+        rows.append((key, str(item)))
+    return rows

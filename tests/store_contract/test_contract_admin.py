@@ -1,25 +1,14 @@
-"""The store's admin reads and writes on a real SQLite file: listings, cursors, replays,
-retries, sink stats, the rejection log and pruning."""
+"""The store's admin reads and writes, on SQLite and PostgreSQL: listings, counts, cursors,
+replays, retries, sink stats, the rejection log and pruning."""
 
 from __future__ import annotations
 
-import pytest
-
 from receiver.store.records import EventFilter, Rejection
-from receiver.store.sqlite import SqliteStore
 from tests.stored_events import RAW, ingest_many, kill_delivery, make_event
 
 
 def route_to(*sinks: str):
     return lambda event: [("rule", sink) for sink in sinks]
-
-
-@pytest.fixture
-async def store(tmp_path):
-    store = SqliteStore(f"sqlite:///{tmp_path / 'admin.db'}")
-    await store.open()
-    yield store
-    await store.close()
 
 
 async def test_list_events_filters_newest_first_and_counts(store):

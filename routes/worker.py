@@ -93,7 +93,10 @@ class OutboxWorker:
         self.idle_wait = idle_wait
         self.owner = worker_owner()
         self._wake = asyncio.Event()
-        self._inflight: dict[str, set[asyncio.Task[None]]] = {name: set() for name in sinks}
+        # Sends in progress per sink: the concurrency limit counts these. A delivery's task
+        # records its attempt after giving its slot back, so a commit never holds a slot.
+        self._sending: dict[str, int] = dict.fromkeys(sinks, 0)
+        self._tasks: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -117,9 +120,8 @@ class OutboxWorker:
         self._wake.set()
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
-        pending = [t for tasks in self._inflight.values() for t in tasks]
-        if pending:
-            _, still = await asyncio.wait(pending, timeout=grace)
+        if self._tasks:
+            _, still = await asyncio.wait(self._tasks, timeout=grace)
             for task in still:
                 task.cancel()
             await asyncio.gather(*still, return_exceptions=True)
@@ -141,23 +143,23 @@ class OutboxWorker:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
 
     async def _claim_all(self) -> None:
+        # Every sink's claim is queued at once, so the store commits them together.
         now = self.clock()
-        for name, sink in self.sinks.items():
-            free = sink.config.concurrency - len(self._inflight[name])
-            if free <= 0:
-                continue
-            lease = sink.config.timeout + sink.config.lease_margin
-            for due in await self.store.claim(name, self.owner, now, lease, free):
-                task = asyncio.create_task(self._deliver(sink, due))
-                self._inflight[name].add(task)
-                task.add_done_callback(self._done(name))
+        await asyncio.gather(*(self._claim(name, now) for name in self._open_sinks()))
 
-    def _done(self, name: str) -> Callable[[asyncio.Task[None]], None]:
-        def callback(task: asyncio.Task[None]) -> None:
-            self._inflight[name].discard(task)
-            self._wake.set()
+    async def _claim(self, name: str, now: float) -> None:
+        sink = self.sinks[name]
+        free = sink.config.concurrency - self._sending[name]
+        lease = sink.config.timeout + sink.config.lease_margin
+        for due in await self.store.claim(name, self.owner, now, lease, free):
+            self._sending[name] += 1
+            task = asyncio.create_task(self._deliver(name, sink, due))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
-        return callback
+    def _open_sinks(self) -> list[str]:
+        """The names of the sinks with a free slot."""
+        return [n for n, s in self.sinks.items() if self._sending[n] < s.config.concurrency]
 
     async def _release_dead_owners(self) -> None:
         # A process of this host that was killed holds its leases until they expire; it is
@@ -172,9 +174,7 @@ class OutboxWorker:
     async def _idle_delay(self) -> float:
         # Only sinks with a free slot count: a full sink's backlog is due already, and waking
         # for it would spin; a send that ends wakes the loop anyway.
-        open_sinks = [
-            n for n, s in self.sinks.items() if len(self._inflight[n]) < s.config.concurrency
-        ]
+        open_sinks = self._open_sinks()
         if not open_sinks:
             return self.idle_wait
         due = await self.store.next_due(self.clock(), open_sinks)
@@ -182,7 +182,18 @@ class OutboxWorker:
             return self.idle_wait
         return min(self.idle_wait, max(0.0, due - self.clock()))
 
-    async def _deliver(self, sink: Sink, due: DueDelivery) -> None:
+    async def _deliver(self, name: str, sink: Sink, due: DueDelivery) -> None:
+        try:
+            record = await self._attempt(sink, due)
+        finally:
+            self._sending[name] -= 1
+            self._wake.set()
+        self.metrics.deliveries.labels(due.sink, record.outcome).inc()
+        self.metrics.delivery_latency.labels(due.sink).observe(record.latency_ms / 1000)
+        await self._finish(record)
+
+    async def _attempt(self, sink: Sink, due: DueDelivery) -> AttemptRecord:
+        """Send one delivery and say what came of it."""
         number = due.attempts + 1
         delivery = Delivery(
             id=due.id,
@@ -206,9 +217,7 @@ class OutboxWorker:
         except Exception as exc:  # a sink bug must not kill the worker; retry it
             log.exception("sink raised", sink=due.sink, delivery_id=due.id)
             record = self._failure(sink, due, number, at, started, SinkError(repr(exc)))
-        self.metrics.deliveries.labels(due.sink, record.outcome).inc()
-        self.metrics.delivery_latency.labels(due.sink).observe(record.latency_ms / 1000)
-        await self._finish(record)
+        return record
 
     async def _finish(self, record: AttemptRecord) -> None:
         # The attempt must be recorded, or the lease expires and it is sent again.

@@ -64,7 +64,7 @@ def main() -> None:
     # The same server settings as `vidhook serve`.
     uvicorn.run(
         app, host="127.0.0.1", port=args.port, log_config=None, access_log=False,
-        server_header=False, lifespan="on", timeout_graceful_shutdown=15,
+        server_header=False, proxy_headers=False, lifespan="on", timeout_graceful_shutdown=15,
     )  # fmt: skip
 
 

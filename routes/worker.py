@@ -20,10 +20,20 @@ from receiver.store import Store
 from receiver.store.records import AttemptRecord, DueDelivery
 from routes.sinks.base import Delivery, SendResult, Sink, SinkError
 
-__all__ = ["DEFAULT_SCHEDULE", "OutboxWorker", "dead_local_owners", "next_retry", "worker_owner"]
+__all__ = [
+    "DEFAULT_SCHEDULE",
+    "MAX_RETRY_AFTER",
+    "OutboxWorker",
+    "dead_local_owners",
+    "next_retry",
+    "worker_owner",
+]
 
 # Seconds before each retry; after the last, a delivery is dead.
 DEFAULT_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 10800, 21600)
+# A sink asking to wait longer than this (or forever: `Retry-After: inf`) is broken; holding
+# it to a day keeps the delivery from being parked for good.
+MAX_RETRY_AFTER = 86400.0
 _EXCERPT = 500
 log = structlog.get_logger("vidhook.worker")
 
@@ -34,12 +44,14 @@ def next_retry(
     """Seconds to wait before retrying after `attempt` failed attempts (None: give up).
 
     The schedule's delay gets +-20 % jitter so retries of many deliveries spread out; a sink's
-    own `Retry-After` is honoured when it asks for longer.
+    own `Retry-After` is honoured when it asks for longer, up to MAX_RETRY_AFTER.
     """
     if attempt > len(schedule):
         return None
     delay = schedule[attempt - 1] * random.uniform(0.8, 1.2)
-    return max(delay, retry_after) if retry_after is not None else delay
+    if retry_after is None:
+        return delay
+    return max(delay, min(retry_after, MAX_RETRY_AFTER))
 
 
 def worker_owner() -> str:

@@ -74,6 +74,22 @@ async def test_retry_after_is_honoured_over_a_shorter_schedule(vidhook_factory, 
     assert seconds(second.at) - seconds(first.at) >= 1.0 - 0.002
 
 
+@pytest.mark.parametrize("asked", ["inf", "1e300"])
+async def test_a_retry_after_beyond_a_day_is_held_to_a_day(vidhook_factory, asked):
+    async with Endpoint(scripted(Reply(503, headers={"Retry-After": asked}))) as sink:
+        vidhook = await vidhook_factory(config(http_sink("app", sink.url), rule("all", "app")))
+        [event_id] = await post_callbacks(vidhook.client, 1)
+
+        async def tried_once() -> bool:
+            return len(await attempts(vidhook, event_id)) == 1
+
+        await eventually(tried_once)
+    [attempt] = await attempts(vidhook, event_id)
+    [delivery] = await vidhook.services.store.deliveries_of(event_id)
+    assert delivery.state == "pending"
+    assert 0 < delivery.next_at - seconds(attempt.at) <= 86400 + 60
+
+
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 410, 422])
 async def test_final_4xx_is_dead_after_one_attempt(vidhook_factory, status):
     answers = scripted(Reply(status, b"no such hook"))

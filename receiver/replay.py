@@ -47,8 +47,9 @@ async def event_pages(
 class ReplayResult(msgspec.Struct, kw_only=True):
     """What a bulk replay did (or, with `dry_run`, would do).
 
-    Events held for confirmation and stale events (arrived after a later status, never routed)
-    are left out of bulk replays and counted here.
+    Events held for confirmation, events the provider contradicted on confirmation (rejected:
+    forged or superseded callbacks, which must never reach a sink) and stale events (arrived after
+    a later status, never routed) are left out of bulk replays and counted here.
     """
 
     dry_run: bool
@@ -56,6 +57,7 @@ class ReplayResult(msgspec.Struct, kw_only=True):
     deliveries: int
     by_sink: dict[str, int]
     skipped_held: int = 0
+    skipped_rejected: int = 0
     skipped_stale: int = 0
 
 
@@ -105,6 +107,13 @@ class Replayer:
                 " it cannot be replayed yet",
                 code="event_held",
             )
+        if stored.note is not None:
+            # A rejected callback may be forged; sending it now would undo the confirmation.
+            raise Conflict(
+                f"event {event_id} was rejected when confirmed with the provider ({stored.note});"
+                " it is kept for inspection and never replayed",
+                code="event_rejected",
+            )
         pairs = self.pairs(stored.event, sinks)
         ids = await self.store.add_deliveries(event_id, pairs, replay=True, now=self.clock())
         made = set(ids)
@@ -150,6 +159,8 @@ class Replayer:
         for stored in page:
             if stored.held:
                 result.skipped_held += 1
+            elif stored.note is not None:
+                result.skipped_rejected += 1
             elif stored.stale:
                 result.skipped_stale += 1
             else:

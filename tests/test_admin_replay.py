@@ -55,6 +55,31 @@ async def test_held_events_are_not_replayed(vidhook_factory):
     assert bulk.json()["events"] == 0 and bulk.json()["skipped_held"] == 1
 
 
+async def test_rejected_events_are_never_replayed(vidhook_factory):
+    vidhook = await vidhook_factory(CONFIG, run_workers=False)
+    store = vidhook.services.store
+    forged, fine = make_event(1), make_event(2)
+    await store.ingest(forged, RAW, vidhook.services.route, hold=True)
+    await store.ingest(fine, RAW, vidhook.services.route)
+    note = "rejected: the provider reports status 'processing'"
+    assert await store.reject_held(forged.id, note, now=vidhook.services.clock())
+    answer = await vidhook.client.post(f"/admin/events/{forged.id}/replay", headers=bearer())
+    assert answer.status_code == 409, answer.text
+    assert answer.json()["error"] == {
+        "code": "event_rejected",
+        "message": f"event {forged.id} was rejected when confirmed with the provider ({note});"
+        " it is kept for inspection and never replayed",
+    }
+    named = await vidhook.client.post(
+        f"/admin/events/{forged.id}/replay", json={"sinks": ["out"]}, headers=bearer()
+    )
+    assert named.status_code == 409
+    bulk = await vidhook.client.post("/admin/replay", json={}, headers=bearer())
+    assert bulk.json()["events"] == 1 and bulk.json()["skipped_rejected"] == 1
+    replays = [row for row in await store.deliveries_of(forged.id) if row.replay]
+    assert replays == []
+
+
 async def test_bulk_replay_dry_run_then_real(vidhook_factory):
     vidhook = await vidhook_factory(CONFIG, run_workers=False)
     store = vidhook.services.store
@@ -67,7 +92,7 @@ async def test_bulk_replay_dry_run_then_real(vidhook_factory):
     dry = await vidhook.client.post("/admin/replay", json=body, headers=bearer())
     assert dry.json() == {
         "dry_run": True, "events": 6, "deliveries": 8, "by_sink": {"ops": 2, "out": 6},
-        "skipped_held": 0, "skipped_stale": 0,
+        "skipped_held": 0, "skipped_rejected": 0, "skipped_stale": 0,
     }  # fmt: skip
     assert await store.list_deliveries(None, None, None, 10) == []
     real = await vidhook.client.post(
@@ -185,7 +210,7 @@ async def test_replay_of_ten_thousand_events_delivers_every_one(vidhook_factory)
             )
             assert answer.json() == {
                 "dry_run": False, "events": count, "deliveries": count, "by_sink": {"app": count},
-                "skipped_held": 0, "skipped_stale": 0,
+                "skipped_held": 0, "skipped_rejected": 0, "skipped_stale": 0,
             }  # fmt: skip
             for _ in range(1800):  # bounded: at most about three minutes on a busy machine
                 if len(sink.webhook_ids) >= count and (await store.sink_stats())[0].pending == 0:

@@ -34,7 +34,7 @@ def test_replay_dry_run_counts_and_writes_nothing(seeded, capsys):
     result = ws.json(capsys, "replay", "--since", "1h", "--dry-run")
     assert result == {
         "dry_run": True, "events": 4, "deliveries": 5, "by_sink": {"ops": 1, "out": 4},
-        "skipped_held": 0, "skipped_stale": 0,
+        "skipped_held": 0, "skipped_rejected": 0, "skipped_stale": 0,
     }  # fmt: skip
     assert ws.json(capsys, "deliveries")["items"][0]["replay"] is False
     code, out, _ = ws.run(capsys, "replay", "--status", "failed", "--dry-run")

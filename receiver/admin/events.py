@@ -154,9 +154,9 @@ class ReplayController(Controller):
     async def replay(
         self, data: JSONBody[ReplayRequest], services: NamedDependency[Services]
     ) -> ReplayResult:
-        """Replay every event matching the filter (held and stale events are skipped); with
-        `dry_run`, only count the events and deliveries it would make. A filter matching more
-        than `server.max_replay_events` events is refused. Scope: admin."""
+        """Replay every event matching the filter (held, rejected and stale events are
+        skipped); with `dry_run`, only count the events and deliveries it would make. A filter
+        matching more than `server.max_replay_events` events is refused. Scope: admin."""
         where = build_filter(
             now=services.clock(),
             since=data.since,

@@ -94,7 +94,11 @@ def _print_result(result: ReplayResult, as_json: bool) -> None:
         return
     verb = "would make" if result.dry_run else "made"
     print(f"{result.events} events: {verb} {result.deliveries} deliveries")
-    skipped = [("held", result.skipped_held), ("stale", result.skipped_stale)]
+    skipped = [
+        ("held", result.skipped_held),
+        ("rejected", result.skipped_rejected),
+        ("stale", result.skipped_stale),
+    ]
     for reason, count in skipped:
         if count:
             print(f"skipped {count} {reason} events")

@@ -18,7 +18,8 @@ __all__ = ["retry_dead", "retry_delivery"]
 async def retry_delivery(
     store: Store, sinks: Collection[str], clock: Callable[[], float], delivery_id: str
 ) -> DeliveryRow:
-    """Make one dead (or waiting) delivery due now; refuse delivered, held and in-flight ones."""
+    """Make one dead (or waiting) delivery due now; refuse delivered, held, rejected and
+    in-flight ones."""
     row = await store.get_delivery(delivery_id)
     if row is None:
         raise NotFound(f"no delivery with id {delivery_id[:64]!r}", code="unknown_delivery")
@@ -35,6 +36,14 @@ async def retry_delivery(
     if row.state == "held":
         raise Conflict(
             f"delivery {delivery_id} is held until its task is confirmed", code="not_retryable"
+        )
+    if row.state == "rejected":
+        # Its event was contradicted by the provider: sending it would pass on a forged callback.
+        reason = f" ({row.last_error})" if row.last_error else ""
+        raise Conflict(
+            f"delivery {delivery_id} was rejected: its event was not confirmed by the"
+            f" provider{reason}; it is never sent",
+            code="not_retryable",
         )
     if not await store.retry_delivery(delivery_id, clock()):
         raise Conflict(f"delivery {delivery_id} is being sent right now", code="in_flight")

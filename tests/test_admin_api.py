@@ -172,6 +172,26 @@ async def test_retry_refuses_delivered_and_in_flight(vidhook):
     assert (status, code) == (409, "not_retryable") and "replay its event" in message
 
 
+async def test_rejected_deliveries_are_listed_and_never_retried(vidhook):
+    store = vidhook.services.store
+    forged = make_event(1)
+    await store.ingest(forged, RAW, vidhook.services.route, hold=True)
+    note = "rejected: the provider reports status 'processing'"
+    assert await store.reject_held(forged.id, note, now=vidhook.services.clock())
+    page = await vidhook.client.get("/admin/deliveries?state=rejected", headers=bearer())
+    assert page.status_code == 200, page.text
+    [row] = page.json()["items"]
+    assert (row["state"], row["last_error"]) == ("rejected", note)
+    answer = await vidhook.client.post(f"/admin/deliveries/{row['id']}/retry", headers=bearer())
+    assert error_of(answer) == (
+        409,
+        "not_retryable",
+        f"delivery {row['id']} was rejected: its event was not confirmed by the provider"
+        f" ({note}); it is never sent",
+    )
+    assert (await store.get_delivery(row["id"])).state == "rejected"
+
+
 async def test_sinks_show_backlog_and_bulk_retry(vidhook):
     store = vidhook.services.store
     await ingest_many(

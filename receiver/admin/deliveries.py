@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
@@ -11,7 +11,7 @@ from litestar.params import FromPath, QueryParameter
 from receiver.admin.schemas import DeliveryPage, errors
 from receiver.retry import retry_delivery
 from receiver.services import Services
-from receiver.store.records import DeliveryRow
+from receiver.store.records import DeliveryRow, DeliveryState
 
 __all__ = ["DeliveriesController"]
 
@@ -26,9 +26,7 @@ class DeliveriesController(Controller):
     async def list_deliveries(
         self,
         services: NamedDependency[Services],
-        delivery_state: Annotated[
-            Literal["pending", "held", "delivered", "dead"] | None, QueryParameter(name="state")
-        ] = None,
+        delivery_state: Annotated[DeliveryState | None, QueryParameter(name="state")] = None,
         sink: Annotated[str | None, QueryParameter(max_length=200)] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,

@@ -26,7 +26,7 @@ from receiver.retry import retry_dead, retry_delivery
 
 __all__ = ["register"]
 
-DELIVERY_STATES = ("pending", "held", "delivered", "dead")
+DELIVERY_STATES = ("pending", "held", "delivered", "dead", "rejected")
 
 
 def register(commands: Any) -> None:

@@ -2,6 +2,7 @@
 
 API tokens come from `[[api_tokens]]`; hook tokens never open these endpoints and API tokens
 never open `/hooks/*`. A handler states the scope it needs in its `opt={"scope": ...}`.
+`admin` implies `read` (whoever may replay may look); `submit` stands alone.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from litestar.handlers.base import BaseRouteHandler
 from receiver.config import ApiToken
 from receiver.errors import Forbidden, Unauthorized
 
-__all__ = ["TokenTable", "require_scope"]
+__all__ = ["IMPLIED", "TokenTable", "grants", "require_scope"]
+
+# Scopes a scope brings with it. `submit` is for applications and opens nothing else.
+IMPLIED: dict[str, frozenset[str]] = {"admin": frozenset({"read"})}
+
+
+def grants(token: ApiToken, scope: str) -> bool:
+    """Whether `token` holds `scope`, itself or through a scope that implies it."""
+    return any(held == scope or scope in IMPLIED.get(held, ()) for held in token.scopes)
 
 
 class TokenTable:
@@ -43,7 +52,7 @@ class TokenTable:
     def check(self, header: str | None, scope: str) -> ApiToken:
         """The token, if it holds `scope`; else Unauthorized or Forbidden."""
         token = self.authenticate(header)
-        if scope not in token.scopes:
+        if not grants(token, scope):
             raise Forbidden(f"API token {token.name!r} lacks the {scope!r} scope")
         return token
 

@@ -58,6 +58,21 @@ async def test_scopes_are_enforced(vidhook):
     assert (await vidhook.client.get("/admin/sinks", headers=bearer(READER))).status_code == 200
 
 
+async def test_admin_scope_implies_read_and_submit_stands_alone(vidhook_factory):
+    config = CONFIG.replace('scopes = ["read", "admin"]', 'scopes = ["admin"]', 1)
+    assert 'scopes = ["admin"]' in config
+    vidhook = await vidhook_factory(config, run_workers=False)
+    for path in ("/admin/events", "/admin/deliveries", "/admin/sinks", "/admin/tasks"):
+        answer = await vidhook.client.get(path, headers=bearer(ADMIN))
+        assert answer.status_code == 200, (path, answer.text)
+    replay = await vidhook.client.post("/admin/replay", json={"dry_run": True}, headers=bearer())
+    assert replay.status_code == 200
+    answer = await vidhook.client.post("/v1/submit/vibegen", json={"body": {}}, headers=bearer())
+    assert error_of(answer) == (403, "forbidden", "API token 'ops' lacks the 'submit' scope")
+    answer = await vidhook.client.post("/admin/replay", json={}, headers=bearer(SUBMITTER))
+    assert error_of(answer) == (403, "forbidden", "API token 'app' lacks the 'admin' scope")
+
+
 async def test_api_tokens_never_open_hooks(vidhook):
     body = fixture_bytes("vibegen", "callback_completed")
     answer = await vidhook.client.post(f"/hooks/vibegen/{ADMIN}", content=body)

@@ -9,6 +9,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.params import ParameterKwarg
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from receiver.errors import RateLimited, VidhookError
@@ -63,13 +64,32 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     status = exc.status_code
     message = str(exc.detail)
     if isinstance(exc, ValidationException) and exc.extra:
-        message = f"{message}: {_encode(exc.extra).decode()}"
+        message = f"{message}: {_encode(_as_sent(request, exc.extra)).decode()}"
     if status >= 500:
         return _response(status, "internal_error", "internal error")
     headers = dict(exc.headers or {})
     if message == _PHRASES.get(status):  # the router's bare "Not Found" says nothing useful
         message = _routing_message(request, status, headers.get("allow"))
     return _response(status, _HTTP_CODES.get(status, "http_error"), message, headers=headers)
+
+
+def _as_sent(request: Request[Any, Any, Any], extra: Any) -> Any:
+    """Validation errors keyed by the names the client sent (`state`), not the handler's
+    Python parameter names (`delivery_state`), which the client never saw."""
+    if not isinstance(extra, list):
+        return extra
+    try:
+        parameters = request.route_handler.parsed_fn_signature.parameters
+    except (AttributeError, KeyError):
+        return extra
+    named = []
+    for item in extra:
+        field = parameters.get(str(item.get("key"))) if isinstance(item, dict) else None
+        kwarg = field.kwarg_definition if field is not None else None
+        if isinstance(kwarg, ParameterKwarg) and kwarg.name:
+            item = {**item, "key": kwarg.name}
+        named.append(item)
+    return named
 
 
 def _routing_message(request: Request[Any, Any, Any], status: int, allow: str | None) -> str:

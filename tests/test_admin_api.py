@@ -124,6 +124,18 @@ async def test_bad_event_filters_are_400_with_the_field(vidhook):
         assert status == 400 and text in message, message
 
 
+async def test_bad_query_values_name_the_query_parameter_sent(vidhook):
+    cases = [
+        ("/admin/events?type=bogus", "type"),
+        ("/admin/deliveries?state=bogus", "state"),
+        ("/admin/deliveries?state=nope&limit=x", "state"),
+    ]
+    for url, key in cases:
+        status, _, message = error_of(await vidhook.client.get(url, headers=bearer()))
+        assert status == 400 and f'"key":"{key}","source":"query"' in message, message
+        assert "event_type" not in message and "delivery_state" not in message, message
+
+
 async def test_show_event_with_raw_request_and_history(vidhook):
     body = fixture_bytes("vibegen", "callback_failed")
     hook = f"/hooks/vibegen/{HOOK}"

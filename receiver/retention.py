@@ -1,4 +1,4 @@
-"""Retention: prune raw requests, attempts and events older than `store.retention_days`.
+"""Retention: prune raw requests, attempts, events and tasks older than `store.retention_days`.
 
 Runs shortly after start and then every hour. The store never prunes an event whose
 deliveries are still pending or held, so nothing waiting to be sent is lost.

@@ -35,7 +35,9 @@ class Store(Protocol):
     `count_events` counts the same filter; `add_deliveries_many` adds (rule, sink) deliveries for
     many events in one commit, due at `now`, each with a new id and webhook id;
     `retry_delivery` makes a dead or unleased pending delivery due at `now` (false for
-    delivered, held or leased ones); `prune` keeps events with pending or held deliveries.
+    delivered, held or leased ones); `prune` keeps events with pending or held deliveries, and
+    deletes tasks last updated before the cutoff that are terminal or not polled and have no
+    event left.
 
     Tasks: `register_task` inserts a task unknown so far as status `registered`, rank -1 (so
     every first report of it is news), or merges `labels` over the stored ones; with a

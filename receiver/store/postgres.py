@@ -254,10 +254,11 @@ class PostgresStore(PostgresTaskMethods):
 
     async def prune(self, before: str) -> int:
         """Delete raw requests, attempts and events older than `before` (RFC 3339), keeping
-        every event whose deliveries are still pending."""
+        every event whose deliveries are still pending, then the tasks left without events that
+        are terminal or not polled and were last updated before `before`."""
         total = 0
         async with self._connection() as conn, conn.transaction():
-            for name in ("prune_raw", "prune_attempts", "prune_events"):
+            for name in ("prune_raw", "prune_attempts", "prune_events", "prune_tasks"):
                 status = await conn.execute(Q[name].sql, *Q[name].args({"before": before}))
                 total += int(status.rsplit(" ", 1)[-1])
         return total

@@ -428,11 +428,12 @@ class SqliteStore(SqliteTaskMethods):
 
     async def prune(self, before: str) -> int:
         """Delete raw requests, attempts and events older than `before` (RFC 3339), keeping
-        every event whose deliveries are still pending."""
+        every event whose deliveries are still pending, then the tasks left without events that
+        are terminal or not polled and were last updated before `before`."""
 
         async def op(conn: aiosqlite.Connection) -> int:
             total = 0
-            for name in ("prune_raw", "prune_attempts", "prune_events"):
+            for name in ("prune_raw", "prune_attempts", "prune_events", "prune_tasks"):
                 cursor = await conn.execute(Q[name], {"before": before})
                 total += max(cursor.rowcount, 0)
             return total

@@ -137,6 +137,12 @@ FROM deliveries WHERE state = 'pending'
 DELETE FROM events WHERE received_at < :before
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state IN ('pending', 'held'))
 
+-- name: prune_tasks
+-- Run after prune_events: a task goes only when none of its events is left, so the events
+-- kept still find their task's rank (what makes a late report stale). Polled tasks stay.
+DELETE FROM tasks WHERE updated_at < :before AND (rank >= 2 OR poll = 0)
+  AND NOT EXISTS (SELECT 1 FROM events e WHERE e.source = tasks.source AND e.task_id = tasks.task_id)
+
 -- name: prune_attempts
 DELETE FROM attempts WHERE at < :before
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from receiver.store import open_store
-from receiver.store.records import AttemptRecord, EventFilter, Rejection
+from receiver.store.records import AttemptRecord, EventFilter, PollPlan, Rejection
 from tests.store_contract.samples import RAW, T0, at, make_event, route_to
 
 
@@ -46,6 +46,37 @@ async def test_prune_drops_old_attempts_of_kept_events(store):
     assert await store.prune(at(10)) == 1
     assert await store.attempts_of(event.id) == []
     assert (await store.get_event(event.id)).event == event
+
+
+async def test_prune_drops_old_tasks_that_are_done_or_not_polled(store):
+    # T0 is weeks before at(10): every task below was last updated before the cutoff.
+    plan = PollPlan(next_at=T0, interval=10.0, deadline=T0 + 1800)
+    await store.register_task("vg", "idle", {"team": "ads"}, now=T0, poll=None)
+    await store.register_task("vg", "polled", {}, now=T0, poll=plan)
+    await store.register_task("vg", "stopped", {}, now=T0, poll=plan)
+    await store.set_poll("vg", "stopped", next_at=None, errors=0)
+    await store.register_task("vg", "kept", {}, now=T0, poll=None)
+    forged = make_event("kept", received_at=at(20))
+    await store.ingest(forged, RAW, route_to("ops"), hold=True)
+    assert await store.reject_held(forged.id, "rejected: provider says processing", now=T0)
+    assert await store.prune(at(10)) == 2
+    assert await store.get_task("vg", "idle") is None
+    assert await store.get_task("vg", "stopped") is None
+    assert (await store.get_task("vg", "polled")).poll is True  # still being polled
+    assert (await store.get_task("vg", "kept")).updated_at < at(10)  # its event is kept
+    assert await store.prune(at(10)) == 0
+
+
+async def test_prune_drops_a_finished_task_with_its_last_event(store):
+    await store.register_task("vg", "done", {}, now=T0, poll=None)
+    event = make_event("done", received_at=at(1))
+    await store.ingest(event, RAW, route_to())
+    assert (await store.get_task("vg", "done")).status == "completed"
+    assert await store.prune(at(10)) == 2  # the raw request and the event; the task is recent
+    assert await store.get_task("vg", "done") is not None
+    far = "2999-01-01T00:00:00.000Z"
+    assert await store.prune(far) == 1
+    assert await store.get_task("vg", "done") is None
 
 
 def _rejection(n: int) -> Rejection:

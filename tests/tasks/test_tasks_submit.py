@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import pytest
 
@@ -100,6 +102,25 @@ async def test_submitted_task_ends_in_a_routed_event_with_its_labels(
     assert sent["labels"] == {"team": "growth", "end_user_id": "user-42"}
     task = await vidhook.services.store.get_task(provider, task_id)
     assert task.status == "completed" and task.poll is False
+
+
+async def test_the_readme_submit_and_watch_bodies_are_accepted(fake, start_vidhook):
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    envelope = json.loads(re.search(r"-d '(\{.*?\})'\n", readme, re.S).group(1))
+    watch_text = re.search(r"`POST /admin/tasks` \(scope `admin`\) takes `(.*?)`", readme, re.S)
+    watch = json.loads(watch_text.group(1).replace("\n", " "))
+    fake_provider, fake_url = fake
+    toml = source_toml("vibegen", fake_url) + source_toml("videoapi", fake_url)
+    vidhook = await start_vidhook(toml)
+
+    answer = await vidhook.post("/v1/submit/vibegen", SUBMITTER, envelope)
+
+    assert answer.status_code == 201, answer.text
+    assert answer.json()["task"]["labels"] == {**envelope["labels"], "end_user_id": "u-42"}
+    assert fake_provider.seen("create")[0].body["prompt"] == envelope["body"]["prompt"]
+    watched = await vidhook.post("/admin/tasks", ADMIN, watch)
+    assert watched.status_code == 201, watched.text
+    assert watched.json()["task_id"] == "vid-123" and watched.json()["poll"] is True
 
 
 async def test_polled_task_keeps_the_interval_the_provider_asks_for(fake, start_vidhook):

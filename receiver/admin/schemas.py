@@ -56,9 +56,14 @@ _ERROR_TEXT = {
     400: "The query or body is not valid; the message names the field",
     401: "No API token, or not a known one; send `Authorization: Bearer <token>`",
     403: "The API token lacks the scope this call needs",
-    404: "No such event, delivery, sink or source",
+    402: "The provider refused for want of credits; its message is passed on",
+    404: "No such event, delivery, sink, source or task",
     409: "The thing is not in a state that allows this",
     422: "The request is valid but cannot be carried out (e.g. invalid rules on disk)",
+    429: "The provider is rate limiting; retry after `Retry-After` seconds",
+    502: "The provider could not be reached, or gave an error or a body vidhook cannot read",
+    503: "The provider is unavailable; its message is passed on",
+    504: "The provider did not answer in time",
 }
 
 

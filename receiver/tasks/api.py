@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
+from receiver.admin.schemas import errors
 from receiver.api_auth import require_scope
 from receiver.errors import NotFound
 from receiver.services import Services
@@ -43,6 +45,24 @@ class TaskDetail(msgspec.Struct, kw_only=True):
     events: list[StoredEvent]
 
 
+class ProviderReplyView(msgspec.Struct, kw_only=True):
+    """The provider's answer to the create request: its status and its JSON, unchanged."""
+
+    status_code: int
+    body: Any
+
+
+class SubmittedView(msgspec.Struct, kw_only=True):
+    """What a submit answers: vidhook's record of the task and the provider's reply."""
+
+    task: TaskRecord
+    provider: ProviderReplyView
+
+
+# The handler sends the provider's JSON through as it came; the schema says what it holds.
+_SUBMITTED = ResponseSpec(SubmittedView, description="The task was created and recorded")
+
+
 def _source(services: Services, name: str) -> Source:
     source = services.sources.get(name)
     if source is None:
@@ -64,6 +84,7 @@ def _source(services: Services, name: str) -> Source:
         " provider's status (401, 402, 429, 5xx) and message."
     ),
     tags=["tasks"],
+    responses={201: _SUBMITTED, **errors(402, 404, 409, 429, 502, 503, 504)},
 )
 async def submit(
     source: FromPath[str], data: JSONBody[SubmitRequest], services: NamedDependency[Services]
@@ -87,7 +108,13 @@ class TasksController(Controller):
     guards = [require_scope]
     tags = ["tasks"]
 
-    @post("/", opt={"scope": "admin"}, status_code=201, summary="Watch a task")
+    @post(
+        "/",
+        opt={"scope": "admin"},
+        status_code=201,
+        summary="Watch a task",
+        responses=errors(404, 409),
+    )
     async def register(
         self, data: JSONBody[WatchRequest], services: NamedDependency[Services]
     ) -> TaskRecord:
@@ -98,7 +125,7 @@ class TasksController(Controller):
             source, data.task_id, labels, store=services.store, now=services.clock()
         )
 
-    @get("/", opt={"scope": "read"}, summary="List tasks")
+    @get("/", opt={"scope": "read"}, summary="List tasks", responses=errors())
     async def list_tasks(
         self,
         services: NamedDependency[Services],
@@ -109,7 +136,12 @@ class TasksController(Controller):
         """Tasks, most recently changed first; `polling=true` lists those still polled."""
         return TaskList(items=await services.store.list_tasks(source, polling, limit))
 
-    @get("/{source:str}/{task_id:str}", opt={"scope": "read"}, summary="Show one task")
+    @get(
+        "/{source:str}/{task_id:str}",
+        opt={"scope": "read"},
+        summary="Show one task",
+        responses=errors(404),
+    )
     async def show(
         self, source: FromPath[str], task_id: FromPath[str], services: NamedDependency[Services]
     ) -> TaskDetail:

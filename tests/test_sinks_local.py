@@ -257,6 +257,32 @@ def test_config_errors_name_the_field(context, raw, message):
     assert caught.value.message.startswith(message)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("concurrency", 0, "sinks.s.concurrency: Expected `int` >= 1"),
+        ("timeout", 0, "sinks.s.timeout: Expected `float` > 0.0"),
+        ("timeout", -2.5, "sinks.s.timeout: Expected `float` > 0.0"),
+        ("timeout", float("nan"), "sinks.s.timeout: Expected `float` > 0.0"),
+        ("retry_schedule", [5, -1], "sinks.s.retry_schedule[1]: Expected `float` >= 0.0"),
+        ("retry_schedule", [], "sinks.s.retry_schedule: Expected `array` of length >= 1"),
+        ("lease_margin", -1, "sinks.s.lease_margin: Expected `float` >= 0.0"),
+    ],
+)
+def test_common_options_out_of_range_are_refused(context, field, value, message):
+    raw = {"type": "log", field: value}
+    with pytest.raises(ConfigError) as caught:
+        build_sinks({"s": raw}, context)
+    assert caught.value.message == message
+
+
+def test_common_options_at_their_bounds_load(context):
+    raw = {"type": "log", "concurrency": 1, "timeout": 0.01, "retry_schedule": [0],
+           "lease_margin": 0}  # fmt: skip
+    config = build_sinks({"s": raw}, context)["s"].config
+    assert (config.concurrency, config.retry_schedule, config.lease_margin) == (1, [0], 0)
+
+
 def test_sink_names_are_checked(context):
     with pytest.raises(ConfigError, match=r"sinks\.bad name: a sink name"):
         build_sinks({"bad name": {"type": "log"}}, context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 import httpx
 import msgspec
@@ -21,6 +21,13 @@ __all__ = [
     "SinkType",
 ]
 
+# A count of at least one, a duration above zero, a delay of zero or more. NaN fails all three.
+_Positive = Annotated[int, msgspec.Meta(ge=1)]
+_Duration = Annotated[float, msgspec.Meta(gt=0)]
+_Delay = Annotated[float, msgspec.Meta(ge=0)]
+# An empty schedule would silently mean the default one; leaving the option out says that.
+_Schedule = Annotated[list[_Delay], msgspec.Meta(min_length=1)]
+
 
 class SinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     """Options every sink has; each sink type's config Struct extends this one.
@@ -28,16 +35,20 @@ class SinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     `retry_schedule` is the list of delays in seconds before each retry; after the last one the
     delivery is dead. None means the default schedule.
 
+    Loading refuses values that would stall or break delivery: `concurrency` must be at least 1,
+    `timeout` above 0, `lease_margin` and each `retry_schedule` delay 0 or more, and a given
+    `retry_schedule` must hold at least one delay.
+
     A claimed delivery is leased for `timeout + lease_margin` seconds: if its instance dies,
     another one sends it once the lease expires. The margin covers recording the attempt after
     the send; a smaller one lets instances take over sooner.
     """
 
     type: str
-    concurrency: int = 4
-    timeout: float = 15.0
-    retry_schedule: list[float] | None = None
-    lease_margin: float = 30.0
+    concurrency: _Positive = 4
+    timeout: _Duration = 15.0
+    retry_schedule: _Schedule | None = None
+    lease_margin: _Delay = 30.0
 
 
 class Delivery(msgspec.Struct, kw_only=True):

@@ -31,8 +31,8 @@ __all__ = [
 
 # Seconds before each retry; after the last, a delivery is dead.
 DEFAULT_SCHEDULE: tuple[float, ...] = (5, 30, 120, 600, 1800, 3600, 10800, 21600)
-# A sink asking to wait longer than this (or forever: `Retry-After: inf`) is broken; holding
-# it to a day keeps the delivery from being parked for good.
+# A sink asking to wait longer than this (`Retry-After: 99999999999`) is broken; holding it to
+# a day keeps the delivery from being parked for good.
 MAX_RETRY_AFTER = 86400.0
 _EXCERPT = 500
 log = structlog.get_logger("vidhook.worker")

@@ -165,12 +165,18 @@ async def test_final_answer_ignores_retry_after(context):
 def test_parse_retry_after():
     now = datetime(2024, 5, 1, 10, 0, tzinfo=UTC)
     assert parse_retry_after("30", now) == 30
-    assert parse_retry_after("1.5", now) == 1.5
-    assert parse_retry_after("-5", now) == 0
+    assert parse_retry_after(" 007 ", now) == 7
+    assert parse_retry_after("0", now) == 0
+    assert parse_retry_after("9" * 400, now) == 1e9  # held, not an overflow
     assert parse_retry_after("Wed, 01 May 2024 10:01:00 GMT", now) == 60
     assert parse_retry_after("Wed, 01 May 2024 09:00:00 GMT", now) == 0
     assert parse_retry_after("soon", now) is None
     assert parse_retry_after(None, now) is None
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e300", "1.5", "-5", "+5", "0x10", "1_000", "٣"])
+def test_retry_after_that_is_neither_digits_nor_a_date_is_ignored(value):
+    assert parse_retry_after(value) is None
 
 
 async def test_timeout_is_retryable(context):

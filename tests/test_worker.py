@@ -74,7 +74,7 @@ async def test_retry_after_is_honoured_over_a_shorter_schedule(vidhook_factory, 
     assert seconds(second.at) - seconds(first.at) >= 1.0 - 0.002
 
 
-@pytest.mark.parametrize("asked", ["inf", "1e300"])
+@pytest.mark.parametrize("asked", ["99999999999", "9" * 400])
 async def test_a_retry_after_beyond_a_day_is_held_to_a_day(vidhook_factory, asked):
     async with Endpoint(scripted(Reply(503, headers={"Retry-After": asked}))) as sink:
         vidhook = await vidhook_factory(config(http_sink("app", sink.url), rule("all", "app")))

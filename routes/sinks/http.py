@@ -24,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -53,6 +54,11 @@ __all__ = [
 EXCERPT_CHARS = 500
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 USER_AGENT = "vidhook"
+# RFC 9110 delta-seconds: ASCII digits only, so no sign, fraction, exponent, "inf" or "nan".
+_DELTA_SECONDS = re.compile(r"[0-9]+")
+# More digits than this is over 31 years: as good as forever, and it keeps int() and float()
+# away from numbers too long to convert.
+_DELTA_DIGITS = 9
 
 
 class HttpConfig(SinkConfig, kw_only=True, forbid_unknown_fields=True):
@@ -115,14 +121,16 @@ async def _excerpt(response: httpx.Response) -> str:
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """`Retry-After` as seconds from now, from either delta-seconds or an HTTP date."""
+    """`Retry-After` as seconds from now, from either delta-seconds or an HTTP date.
+
+    Anything else (a fraction, a sign, `inf`, `1e300`) is ignored as if absent (None).
+    """
     if not value:
         return None
     text = value.strip()
-    try:
-        return max(0.0, float(text))
-    except ValueError:
-        pass
+    if _DELTA_SECONDS.fullmatch(text):
+        digits = text.lstrip("0")
+        return float(int(digits or "0")) if len(digits) <= _DELTA_DIGITS else 10.0**_DELTA_DIGITS
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError):

@@ -142,6 +142,7 @@ class OutboxWorker:
 
     async def _run(self) -> None:
         await self._release_dead_owners()
+        await self._warn_of_unknown_sinks()
         while not self._stopping:
             self._wake.clear()
             try:
@@ -183,6 +184,22 @@ class OutboxWorker:
                 await self.store.release(owner)
         except Exception as exc:  # the leases still expire on their own
             log.warning("could not release stale leases", error=str(exc))
+
+    async def _warn_of_unknown_sinks(self) -> None:
+        # Deliveries of a sink taken out of the config are never claimed; without a word at
+        # start they would wait unseen for ever.
+        try:
+            stats = await self.store.sink_stats()
+        except Exception as exc:  # only a warning is lost; delivery goes on
+            log.warning("could not count deliveries of unknown sinks", error=str(exc))
+            return
+        for row in stats:
+            if row.pending and row.sink not in self.sinks:
+                log.warning(
+                    "deliveries pending for a sink that is not configured", sink=row.sink,
+                    pending=row.pending, hint=f"re-add [sinks.{row.sink}] to send them, or see "
+                    f"them with GET /admin/deliveries?sink={row.sink}&state=pending",
+                )  # fmt: skip
 
     async def _idle_delay(self) -> float:
         # Only sinks with a free slot count: a full sink's backlog is due already, and waking

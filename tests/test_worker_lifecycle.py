@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import structlog
 from drive import SOURCE_CONFIG, eventually, http_sink, post_callbacks, rule
 from sink_endpoint import Endpoint, answer_ok
 from sink_servers import Reply
@@ -199,3 +200,28 @@ async def test_an_attempt_the_store_cannot_record_at_once_is_recorded_on_a_retry
             await stop()
     assert (attempt.outcome, len(sink.received)) == ("delivered", 1)
     assert leased(tmp_path) == []
+
+
+async def test_start_warns_of_deliveries_pending_for_a_sink_no_longer_configured(tmp_path):
+    async with Endpoint() as kept, Endpoint(lambda _: Reply(delay=3600)) as gone:
+        sinks = http_sink("kept", kept.url) + http_sink("gone", gone.url)
+        vidhook, stop = await start(
+            tmp_path, sinks + rule("all", "kept", "gone"), run_workers=False
+        )
+        try:
+            await post_callbacks(vidhook.client, 2)
+            configured = {"kept": vidhook.services.sinks["kept"]}
+            worker = OutboxWorker(vidhook.services.store, configured, Metrics())
+            with structlog.testing.capture_logs() as logs:
+                worker.start()
+                await eventually(lambda: len(kept.delivered()) == 2)
+                await worker.stop()
+        finally:
+            await stop()
+    [warning] = [line for line in logs if line["event"].startswith("deliveries pending")]
+    assert (warning["log_level"], warning["sink"], warning["pending"]) == ("warning", "gone", 2)
+    assert warning["hint"] == (
+        "re-add [sinks.gone] to send them, or see them with "
+        "GET /admin/deliveries?sink=gone&state=pending"
+    )
+    assert gone.received == []

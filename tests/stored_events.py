@@ -51,7 +51,6 @@ path = "{{dir}}/out.jsonl"
 [sinks.ops]
 type = "http"
 url = "http://127.0.0.1:9/unreachable"
-retry_schedule = []
 
 [[rules]]
 name = "failures"

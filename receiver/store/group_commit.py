@@ -125,13 +125,15 @@ class GroupCommitWriter:
         sync_ops = [item.sync_op for item in batch if item.sync_op is not None]
         if len(sync_ops) == len(batch):
             return await self._on_thread(lambda conn: _sync_transaction(conn, sync_ops))
-        await self._conn.execute("BEGIN IMMEDIATE")
+        # A mixed batch: BEGIN and every synchronous operation in one hop, then the others.
+        # The callers were concurrent, so running them in a different order is allowed.
+        sync_results = iter(await self._on_thread(lambda conn: _begin_and_run(conn, sync_ops)))
         results = []
         for item in batch:
-            if item.sync_op is not None:
-                results.append(await self._on_thread(item.sync_op))
-            elif item.op is not None:
+            if item.op is not None:
                 results.append(await item.op(self._conn))
+            else:
+                results.append(next(sync_results))
         await self._conn.commit()
         return results
 
@@ -157,11 +159,15 @@ def _is_unavailable(exc: sqlite3.Error) -> bool:
     return any(word in text for word in ("disk", "readonly", "read-only", "locked", "i/o", "full"))
 
 
+def _begin_and_run(conn: sqlite3.Connection, ops: list[SyncOp]) -> list[Any]:
+    conn.execute("BEGIN IMMEDIATE")
+    return [op(conn) for op in ops]
+
+
 def _sync_transaction(conn: sqlite3.Connection, ops: list[SyncOp]) -> list[Any]:
     """BEGIN, every operation, COMMIT, on the connection's thread; rolled back on any error."""
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        results = [op(conn) for op in ops]
+        results = _begin_and_run(conn, ops)
         conn.commit()
     except BaseException:
         if conn.in_transaction:

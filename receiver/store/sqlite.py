@@ -6,7 +6,7 @@ import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import msgspec
@@ -31,6 +31,7 @@ from receiver.store.sqlite_tasks import SqliteTaskMethods
 
 __all__ = ["SqliteStore"]
 
+T = TypeVar("T")
 Q = load_queries("sqlite.sql")
 _encode = msgspec.json.Encoder().encode
 _decode_event = msgspec.json.Decoder(Event).decode
@@ -110,6 +111,12 @@ class SqliteStore(SqliteTaskMethods):
             raise StoreUnavailable("the store is not open")
         return await self._writer.run(op)
 
+    async def _write_sync(self, op: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a synchronous write on the writer's thread, batched with its neighbours."""
+        if self._writer is None:
+            raise StoreUnavailable("the store is not open")
+        return await self._writer.run_sync(op)
+
     async def _read(self, sql: str, params: Any = ()) -> list[Any]:
         if self._reader is None:
             raise StoreUnavailable("the store is not open")
@@ -122,9 +129,7 @@ class SqliteStore(SqliteTaskMethods):
 
         The write is synchronous and runs on the writer's thread with the rest of its batch, so
         a callback costs no thread hop of its own; `route` runs there too (it is pure)."""
-        if self._writer is None:
-            raise StoreUnavailable("the store is not open")
-        return await self._writer.run_sync(lambda conn: self._ingest(conn, event, raw, route, hold))
+        return await self._write_sync(lambda conn: self._ingest(conn, event, raw, route, hold))
 
     def _ingest(
         self, conn: sqlite3.Connection, event: Event, raw: RawRequest, route: Router, hold: bool
@@ -216,51 +221,22 @@ class SqliteStore(SqliteTaskMethods):
         self, sink: str, owner: str, now: float, lease: float, limit: int
     ) -> list[DueDelivery]:
         """Lease up to `limit` due deliveries of one sink to `owner`."""
-
-        async def op(conn: aiosqlite.Connection) -> list[DueDelivery]:
-            ids = await conn.execute_fetchall(
-                Q["claim_deliveries"],
-                {
-                    "owner": owner,
-                    "lease_until": now + lease,
-                    "sink": sink,
-                    "now": now,
-                    "limit": limit,
-                },
-            )
-            if not ids:
-                return []
-            rows = await conn.execute_fetchall(
-                Q["claimed_details"], {"ids": json.dumps([r[0] for r in ids])}
-            )
-            return [
-                DueDelivery(
-                    id=r[0],
-                    event_id=r[1],
-                    sink=r[2],
-                    webhook_id=r[3],
-                    attempts=r[4],
-                    replay=bool(r[5]),
-                    event=_decode_event(r[6]),
-                    raw_body=r[7],
-                )
-                for r in rows
-            ]
-
-        claimed: list[DueDelivery] = await self._write(op)
+        params = {"owner": owner, "lease_until": now + lease, "sink": sink, "now": now}
+        claimed: list[DueDelivery] = await self._write_sync(
+            lambda conn: _claim(conn, {**params, "limit": limit})
+        )
         return claimed
 
     async def finish(self, attempt: AttemptRecord) -> None:
         """Record an attempt and move its delivery to delivered, pending (retry) or dead."""
+        params = msgspec.structs.asdict(attempt)
+        attempt_row = {k: v for k, v in params.items() if k != "next_at"}
 
-        async def op(conn: aiosqlite.Connection) -> None:
-            params = msgspec.structs.asdict(attempt)
-            await conn.execute(
-                Q["insert_attempt"], {k: v for k, v in params.items() if k != "next_at"}
-            )
-            await conn.execute(Q["finish_delivery"], params)
+        def op(conn: sqlite3.Connection) -> None:
+            conn.execute(Q["insert_attempt"], attempt_row)
+            conn.execute(Q["finish_delivery"], params)
 
-        await self._write(op)
+        await self._write_sync(op)
 
     async def release(self, owner: str) -> None:
         """Give back every lease `owner` holds, so the deliveries are claimed again."""
@@ -452,6 +428,26 @@ async def _migrate(conn: aiosqlite.Connection) -> None:
                 f"BEGIN IMMEDIATE;\n{script}\n"
                 f"INSERT INTO schema_version VALUES ({version});\nCOMMIT;"
             )
+
+
+def _claim(conn: sqlite3.Connection, params: dict[str, Any]) -> list[DueDelivery]:
+    ids = conn.execute(Q["claim_deliveries"], params).fetchall()
+    if not ids:
+        return []
+    rows = conn.execute(Q["claimed_details"], {"ids": json.dumps([r[0] for r in ids])})
+    return [
+        DueDelivery(
+            id=r[0],
+            event_id=r[1],
+            sink=r[2],
+            webhook_id=r[3],
+            attempts=r[4],
+            replay=bool(r[5]),
+            event=_decode_event(r[6]),
+            raw_body=r[7],
+        )
+        for r in rows.fetchall()
+    ]
 
 
 def _delivery_rows(

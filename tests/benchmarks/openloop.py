@@ -53,20 +53,34 @@ class Generator:
         task_id = f"{self.prefix}-{number}"
         sent, status = time.time(), 0
         try:
-            if self.idle:
-                reader, writer = self.idle.pop()
-            else:
-                self.opened += 1
-                reader, writer = await asyncio.open_connection(self.host, self.port)
-            sent = time.time()
-            writer.write(self.request(task_id))
-            head = await reader.readuntil(b"\r\n\r\n")
-            status, length = _status_and_length(head)
-            await reader.readexactly(length)
-            self.idle.append((reader, writer))
+            # A pooled connection the server closed while idle fails before any answer; like
+            # any HTTP client, send once more on a fresh connection then.
+            for reuse in (bool(self.idle), False):
+                connection = self.idle.pop() if reuse else await self.connect()
+                sent = time.time()
+                try:
+                    status = await self.exchange(connection, self.request(task_id))
+                    break
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    if not reuse:
+                        raise
         except (OSError, asyncio.IncompleteReadError, ValueError):
             status = 0
         self.results[task_id] = [intended, sent, time.time(), status]
+
+    async def connect(self) -> Connection:
+        self.opened += 1
+        return await asyncio.open_connection(self.host, self.port)
+
+    async def exchange(self, connection: Connection, request: bytes) -> int:
+        """Send one request, read its answer, and pool the connection again."""
+        reader, writer = connection
+        writer.write(request)
+        head = await reader.readuntil(b"\r\n\r\n")
+        status, length = _status_and_length(head)
+        await reader.readexactly(length)
+        self.idle.append(connection)
+        return status
 
     async def run(self, rate: float, duration: float) -> None:
         loop = asyncio.get_running_loop()

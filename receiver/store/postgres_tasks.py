@@ -14,7 +14,7 @@ from receiver.event import STATUS_RANK, Event, rfc3339
 from receiver.store.pg_listen import CHANNEL
 from receiver.store.pg_sql import PgQuery, load_pg_queries
 from receiver.store.postgres_reads import PostgresReads
-from receiver.store.records import PollPlan, StoredEvent, TaskRecord
+from receiver.store.records import REGISTERED, PollPlan, StoredEvent, TaskRecord
 
 __all__ = ["PostgresTaskMethods"]
 
@@ -22,9 +22,6 @@ Q = load_pg_queries("postgres_tasks.sql")
 _encode = msgspec.json.Encoder().encode
 _decode_event = msgspec.json.Decoder(Event).decode
 _decode_labels = msgspec.json.Decoder(dict[str, str]).decode
-
-# A task vidhook knows of but has heard no status for: every first report of it is news.
-REGISTERED = ("registered", -1)
 
 
 def _text(moment: float) -> str:

@@ -10,6 +10,7 @@ import msgspec
 from receiver.event import Event
 
 __all__ = [
+    "REGISTERED",
     "AttemptRecord",
     "DeliveryRow",
     "DueDelivery",
@@ -29,6 +30,10 @@ Router = Callable[[Event], list[tuple[str, str]]]
 
 # `held` waits for the provider to confirm its event; `rejected` was held and is never sent,
 # because the provider contradicted the event.
+# The status and rank of a task vidhook knows of but has heard no status for: every first
+# report of it is news. Both stores use it, so they agree on what "registered" means.
+REGISTERED: tuple[str, int] = ("registered", -1)
+
 DeliveryState = Literal["pending", "held", "delivered", "dead", "rejected"]
 AttemptOutcome = Literal["delivered", "retry", "dead"]
 

@@ -12,7 +12,7 @@ import aiosqlite
 import msgspec
 
 from receiver.event import STATUS_RANK, Event, rfc3339
-from receiver.store.records import PollPlan, StoredEvent, TaskRecord
+from receiver.store.records import REGISTERED, PollPlan, StoredEvent, TaskRecord
 from receiver.store.sql import load_queries
 
 __all__ = ["SqliteTaskMethods"]
@@ -21,9 +21,6 @@ Q = load_queries("sqlite_tasks.sql")
 _encode = msgspec.json.Encoder().encode
 _decode_event = msgspec.json.Decoder(Event).decode
 _decode_labels = msgspec.json.Decoder(dict[str, str]).decode
-
-# A task vidhook knows of but has heard no status for: every first report of it is news.
-REGISTERED = ("registered", -1)
 
 
 def _text(moment: float) -> str:

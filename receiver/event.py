@@ -146,6 +146,27 @@ def _moment(value: object) -> datetime | None:
 
 _last_ms = 0
 _seq = 0
+# Random bits come from os.urandom in blocks: one system call per id costs more than the rest
+# of the id under load. A forked child starts on a fresh block, so it never repeats its parent.
+_POOL_BYTES = 4096
+_pool = b""
+_pool_at = 0
+
+
+def _random_int(size: int) -> int:
+    global _pool, _pool_at
+    if _pool_at + size > len(_pool):
+        _pool, _pool_at = os.urandom(_POOL_BYTES), 0
+    start, _pool_at = _pool_at, _pool_at + size
+    return int.from_bytes(_pool[start:_pool_at], "big")
+
+
+def _drop_pool() -> None:
+    global _pool, _pool_at
+    _pool, _pool_at = b"", 0
+
+
+os.register_at_fork(after_in_child=_drop_pool)
 
 
 def new_id() -> str:
@@ -159,9 +180,9 @@ def new_id() -> str:
             ms = _last_ms = _last_ms + 1
             _seq = 0
     else:
-        _last_ms, _seq = ms, int.from_bytes(os.urandom(2), "big") & 0x3FF
+        _last_ms, _seq = ms, _random_int(2) & 0x3FF
     rand_a = _seq & 0xFFF
-    rand_b = int.from_bytes(os.urandom(8), "big") & 0x3FFFFFFFFFFFFFFF
+    rand_b = _random_int(8) & 0x3FFFFFFFFFFFFFFF
     value = (ms << 80) | (0x7 << 76) | (rand_a << 64) | (0x2 << 62) | rand_b
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, Response, post
+import msgspec
+from litestar import Request, post
 from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
+from litestar.types import ASGIApp, Receive, Scope, Send
 
+from receiver.admin.schemas import ErrorBody
 from receiver.config import SourceConfig
 from receiver.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, VidhookError
 from receiver.event import TaskReport
@@ -21,9 +25,41 @@ from receiver.sources import Source
 from receiver.store.records import RawRequest, Rejection
 from receiver.verify import InboundRequest
 
-__all__ = ["receive_callback"]
+__all__ = ["HookAnswer", "receive_callback"]
 
 _HEAD_BYTES = 4096
+_JSON = (b"content-type", b"application/json")
+_REFUSALS = {
+    400: "The body is not JSON, is empty, is not UTF-8 or nests too deep",
+    401: "The callback is not verified: URL token, signature, timestamp or client address",
+    404: "No source of this name, or one whose provider never calls back",
+    413: "The body is over `server.max_body_bytes`",
+    422: "The body is JSON that the provider's schema cannot read",
+    429: "The source is over its rate limit; send again after `Retry-After` seconds",
+    503: "The store cannot write; nothing was stored, send the callback again",
+}
+
+
+class HookAnswer(msgspec.Struct):
+    """The answer to a stored callback: the event's id, and whether it was one seen before."""
+
+    id: str
+    duplicate: bool
+
+
+class _Stored:
+    """The 200 answer, sent straight to the server: Litestar's Response machinery costs more
+    than the rest of a callback's answer on the event loop."""
+
+    __slots__ = ("body",)
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        length = (b"content-length", str(len(self.body)).encode())
+        await send({"type": "http.response.start", "status": 200, "headers": [_JSON, length]})
+        await send({"type": "http.response.body", "body": self.body, "more_body": False})
 
 
 @post(
@@ -32,10 +68,17 @@ _HEAD_BYTES = 4096
     summary="Receive a provider callback",
     description="The public callback_url. Answers {id, duplicate} once the event is committed.",
     tags=["hooks"],
+    responses={
+        200: ResponseSpec(HookAnswer, description="The event is committed"),
+        **{
+            code: ResponseSpec(ErrorBody, description=text, generate_examples=False)
+            for code, text in _REFUSALS.items()
+        },
+    },
 )
 async def receive_callback(
     request: Request[Any, Any, Any], source: FromPath[str], services: NamedDependency[Services]
-) -> Response[bytes]:
+) -> ASGIApp:
     """Take one callback; answer only after the event and its deliveries are committed."""
     token: str | None = request.path_params.get("token")
     body = b""
@@ -48,7 +91,7 @@ async def receive_callback(
 
 def _refuse(
     request: Request[Any, Any, Any], services: Services, name: str, body: bytes, exc: VidhookError
-) -> Response[bytes]:
+) -> ASGIApp:
     """The error answer, with the refused request kept in the bounded rejection log."""
     # Only configured names become metric labels: each unknown name would add a series forever.
     label = name if name in services.sources else "(unknown)"
@@ -66,7 +109,7 @@ def _refuse(
     )
     keep = services.settings.server.rejected_log_size
     task = BackgroundTask(services.record_rejection, rejection, keep)
-    return error_response(exc, background=task)
+    return error_response(exc, background=task).to_asgi_response(None, request)
 
 
 def _declared_length(request: Request[Any, Any, Any]) -> int | None:
@@ -95,7 +138,7 @@ async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
 
 async def _accept(
     request: Request[Any, Any, Any], services: Services, name: str, token: str | None, body: bytes
-) -> Response[bytes]:
+) -> ASGIApp:
     source = services.sources.get(name)
     if source is None:
         raise NotFound(f"no source named {name[:64]!r} is configured", code="unknown_source")
@@ -121,8 +164,7 @@ async def _accept(
     result = await services.intake.accept(
         source, report, raw, verified_by, hold=source.config.confirm
     )
-    payload = {"id": result.event.id, "duplicate": result.duplicate}
-    return Response(services.encode(payload), media_type="application/json", status_code=200)
+    return _Stored(services.encode(HookAnswer(result.event.id, result.duplicate)))
 
 
 def _take_turn(source: Source, now: float) -> None:

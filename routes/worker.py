@@ -237,7 +237,8 @@ class OutboxWorker:
         started = time.monotonic()
         at = rfc3339(datetime.fromtimestamp(self.clock(), UTC))
         try:
-            result = await asyncio.wait_for(sink.send(delivery), timeout=sink.config.timeout)
+            async with asyncio.timeout(sink.config.timeout):
+                result = await sink.send(delivery)
             record = self._success(due, number, at, result, started)
         except SinkError as exc:
             record = self._failure(sink, due, number, at, started, exc)

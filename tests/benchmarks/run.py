@@ -77,8 +77,7 @@ def vidhook_config(workdir: Path, port: int, sink: str) -> Path:
         "file": f'[sinks.out]\ntype = "file"\npath = "{workdir / "events.jsonl"}"\n',
         # 32 deliveries in flight: each holds its slot for a claim commit, the POST and the
         # attempt's commit, so the default of 4 would cap the sink at 4 per few milliseconds.
-        "http": f'[sinks.out]\ntype = "http"\nurl = "{url}"\nformat = "event"\n'
-        "concurrency = 32\n",
+        "http": f'[sinks.out]\ntype = "http"\nurl = "{url}"\nformat = "event"\nconcurrency = 32\n',
     }
     routing = (
         f'{sinks[kind]}\n[[rules]]\nname = "everything"\nsinks = ["out"]\n' if sinks[kind] else ""

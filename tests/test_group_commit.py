@@ -89,3 +89,36 @@ async def test_async_and_synchronous_operations_mix_in_one_batch(writer):
     assert results == ["sync-1", "async", "sync-2"]
     assert len(commits) == 1
     assert stored(path) == {"sync-1", "async", "sync-2"}
+
+
+def synchronous_mode(record: list[int]):
+    """An operation that notes the connection's PRAGMA synchronous (1 NORMAL, 2 FULL)."""
+
+    def op(conn: sqlite3.Connection) -> None:
+        record.append(conn.execute("PRAGMA synchronous").fetchone()[0])
+
+    return op
+
+
+async def test_a_batch_of_only_non_durable_operations_commits_without_a_disk_flush(writer):
+    group, path, _ = writer
+    modes: list[int] = []
+    await group.run_sync(insert("lease"), durable=False)
+    await group.run_sync(synchronous_mode(modes), durable=False)
+    await group.run_sync(synchronous_mode(modes))
+    await group.run_sync(synchronous_mode(modes), durable=False)
+    assert modes == [1, 2, 1]
+    assert "lease" in stored(path)  # committed all the same
+
+
+async def test_one_durable_operation_makes_its_whole_batch_flush(writer):
+    group, path, commits = writer
+    modes: list[int] = []
+    await asyncio.gather(
+        group.run_sync(synchronous_mode(modes), durable=False),
+        group.run_sync(insert("callback")),
+        group.run_sync(synchronous_mode(modes), durable=False),
+    )
+    assert len(commits) == 1
+    assert modes == [2, 2]
+    assert "callback" in stored(path)

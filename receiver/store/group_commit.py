@@ -30,6 +30,7 @@ class _Queued:
     future: asyncio.Future[Any]
     op: Op | None = None
     sync_op: SyncOp | None = None
+    durable: bool = True
 
 
 class GroupCommitWriter:
@@ -42,6 +43,11 @@ class GroupCommitWriter:
 
     A batch of synchronous operations runs whole on the connection's thread, BEGIN to COMMIT:
     one thread hop a batch instead of one per statement, which is what bounds ingest.
+
+    An operation run with `durable=False` (the delivery worker's leases and attempt records)
+    may be lost if the machine itself fails before the next durable commit, which flushes it
+    too; a batch of only such operations commits without waiting for the disk (WAL with
+    `synchronous=NORMAL`). It survives the process being killed either way.
     """
 
     def __init__(self, conn: aiosqlite.Connection, max_batch: int = 256) -> None:
@@ -49,6 +55,7 @@ class GroupCommitWriter:
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._max_batch = max_batch
         self._task: asyncio.Task[None] | None = None
+        self._synchronous = ""  # the connection's current PRAGMA synchronous, once set here
         self.after_commit: list[Callable[[], None]] = []
 
     def start(self) -> None:
@@ -70,10 +77,11 @@ class GroupCommitWriter:
         result: T = await self._enqueue(_Queued(self._future(), op=op))
         return result
 
-    async def run_sync(self, op: Callable[[sqlite3.Connection], T]) -> T:
+    async def run_sync(self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run one synchronous write operation on the connection's thread (it must not touch
-        the event loop) and return its result once it is committed."""
-        result: T = await self._enqueue(_Queued(self._future(), sync_op=op))
+        the event loop) and return its result once it is committed (`durable=False`: see the
+        class)."""
+        result: T = await self._enqueue(_Queued(self._future(), sync_op=op, durable=durable))
         return result
 
     def _future(self) -> asyncio.Future[Any]:
@@ -123,11 +131,22 @@ class GroupCommitWriter:
 
     async def _transaction(self, batch: list[_Queued]) -> list[Any]:
         sync_ops = [item.sync_op for item in batch if item.sync_op is not None]
+        mode = "FULL" if any(item.durable for item in batch) else "NORMAL"
         if len(sync_ops) == len(batch):
-            return await self._on_thread(lambda conn: _sync_transaction(conn, sync_ops))
+
+            def whole(conn: sqlite3.Connection) -> list[Any]:
+                self._set_synchronous(conn, mode)
+                return _sync_transaction(conn, sync_ops)
+
+            return await self._on_thread(whole)
+
         # A mixed batch: BEGIN and every synchronous operation in one hop, then the others.
         # The callers were concurrent, so running them in a different order is allowed.
-        sync_results = iter(await self._on_thread(lambda conn: _begin_and_run(conn, sync_ops)))
+        def begin(conn: sqlite3.Connection) -> list[Any]:
+            self._set_synchronous(conn, mode)
+            return _begin_and_run(conn, sync_ops)
+
+        sync_results = iter(await self._on_thread(begin))
         results = []
         for item in batch:
             if item.op is not None:
@@ -136,6 +155,13 @@ class GroupCommitWriter:
                 results.append(next(sync_results))
         await self._conn.commit()
         return results
+
+    def _set_synchronous(self, conn: sqlite3.Connection, mode: str) -> None:
+        """Set how the next commit waits for the disk (outside a transaction, on the writer's
+        thread); a statement only when it changes."""
+        if mode != self._synchronous:
+            conn.execute(f"PRAGMA synchronous={mode}")
+            self._synchronous = mode
 
     async def _on_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(sqlite3 connection)` on aiosqlite's thread, in one hop.

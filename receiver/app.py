@@ -25,7 +25,7 @@ from receiver.config import Settings, load_settings
 from receiver.errors import ConfigError, StoreUnavailable
 from receiver.hooks import receive_callback
 from receiver.http_errors import error_response, exception_handlers
-from receiver.http_transport import Http11Transport, proxy_mounts_from_env
+from receiver.http_transport import shared_client
 from receiver.request_id import RequestIdMiddleware
 from receiver.retention import RetentionTask
 from receiver.services import Services
@@ -55,12 +55,7 @@ def build_services(
     config_path: str | None = None,
 ) -> Services:
     """Validate and build everything but the running tasks; config errors surface here."""
-    http = http or httpx.AsyncClient(
-        timeout=httpx.Timeout(30.0),
-        follow_redirects=False,
-        transport=Http11Transport(),
-        mounts=proxy_mounts_from_env(),
-    )
+    http = http or shared_client()
     origin = config_path or "<config>"
     try:
         sinks = build_sinks(settings.sinks, SinkContext(http=http))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import httpx
@@ -40,9 +41,22 @@ from httpx._utils import get_environment_proxies
 from receiver.http11 import Head, encode_request
 from receiver.http_connection import Connection, Origin, ResponseBody, describe
 
-__all__ = ["Http11Transport", "proxy_mounts_from_env"]
+__all__ = ["Http11Transport", "proxy_mounts_from_env", "shared_client"]
 
 Timeouts = dict[str, float | None]  # httpx's per-request "timeout" extension
+
+
+def shared_client() -> httpx.AsyncClient:
+    """The client sinks and provider calls share: this transport, environment proxies, no
+    redirects followed, and no cookies kept, so one answer's `Set-Cookie` never rides along on
+    later deliveries or provider calls."""
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(30.0),
+        follow_redirects=False,
+        transport=Http11Transport(),
+        mounts=proxy_mounts_from_env(),
+        cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
+    )
 
 
 def proxy_mounts_from_env() -> dict[str, httpx.AsyncBaseTransport | None]:

@@ -19,7 +19,7 @@ from receiver.config import parse_settings
 from receiver.http_transport import Http11Transport, proxy_mounts_from_env
 from routes.sinks.base import SinkError
 from routes.sinks.http import post
-from tests.sink_servers import free_port, self_signed_tls
+from tests.sink_servers import HttpServer, Reply, free_port, self_signed_tls
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 
@@ -558,5 +558,14 @@ def test_without_proxy_variables_there_are_no_mounts(monkeypatch: pytest.MonkeyP
     assert proxy_mounts_from_env() == {}
 
 
-def test_public_surface() -> None:
-    assert sorted(http_transport.__all__) == ["Http11Transport", "proxy_mounts_from_env"]
+async def test_the_shared_client_keeps_no_cookies_between_requests() -> None:
+    set_cookie = Reply(headers={"Set-Cookie": "session=abc; Path=/"})
+    async with HttpServer(set_cookie, set_cookie) as server:
+        client = http_transport.shared_client()
+        try:
+            for _ in range(2):
+                (await client.post(server.url, content=b"{}")).raise_for_status()
+        finally:
+            await client.aclose()
+    assert [r.headers.get("cookie") for r in server.received] == [None, None]
+    assert not client.cookies

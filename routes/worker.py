@@ -269,7 +269,9 @@ class OutboxWorker:
     def _success(
         self, due: DueDelivery, number: int, at: str, result: SendResult, started: float
     ) -> AttemptRecord:
-        log.info("delivered", sink=due.sink, delivery_id=due.id, attempt=number)
+        # Debug, not info: a line per delivery cost 5 % of the event loop at 500/s; each attempt
+        # is recorded in the store and counted in the metrics, and failures are warnings.
+        log.debug("delivered", sink=due.sink, delivery_id=due.id, attempt=number)
         return AttemptRecord(
             delivery_id=due.id,
             number=number,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import tomllib
 from typing import Any
 
@@ -18,7 +19,12 @@ from receiver.logs import configure_logging
 from receiver.sources import callback_url
 from receiver.store import open_store
 
-__all__ = ["register"]
+__all__ = ["register", "tune_gc"]
+
+# Young-generation size for the cyclic collector. Each callback waiting for its commit holds a
+# few dozen tracked objects, so with Python's default of 700 the collector ran every dozen or so
+# requests under load, walking everything in flight: about a tenth of ingest's CPU.
+_GC_YOUNG = 10_000
 
 
 def register(commands: Any) -> None:
@@ -58,6 +64,7 @@ def run_serve(args: argparse.Namespace) -> int:
             )
         settings = msgspec.structs.replace(settings, server=server)
     app = create_app(settings, config_path=config_path(args), handle_sighup=True)
+    tune_gc()
     if is_default:
         _print_default_banner(settings)
     # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and
@@ -67,6 +74,20 @@ def run_serve(args: argparse.Namespace) -> int:
         server_header=False, proxy_headers=False, lifespan="on", timeout_graceful_shutdown=15,
     )  # fmt: skip
     return 0
+
+
+def tune_gc() -> None:
+    """Set the cyclic collector up for a long-running server: what exists once the app is built
+    (modules, config, routes) lives as long as the process, so it is frozen out of every
+    collection, and the young generation is collected less often (`_GC_YOUNG`).
+
+    Under load the default settings spent about 50 us of CPU per callback collecting, with a
+    full collection of ~40 ms now and then; after this, a few young collections a minute.
+    """
+    gc.collect()
+    gc.freeze()
+    _, middle, old = gc.get_threshold()
+    gc.set_threshold(_GC_YOUNG, middle, old)
 
 
 def _explicit_public_url(args: argparse.Namespace) -> bool:

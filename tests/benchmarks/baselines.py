@@ -18,6 +18,8 @@ from typing import Any
 import uvicorn
 from litestar import Litestar, post
 
+from receiver.cli.service import tune_gc
+
 PATHS = ["/hooks/{source:str}", "/hooks/{source:str}/{token:str}"]
 
 
@@ -61,6 +63,7 @@ def main() -> None:
     args = parser.parse_args()
     app = Litestar(route_handlers=[bare_hook], debug=False) if args.kind == "bare" else None
     app = app or naive_app(args.db)
+    tune_gc()  # the same collector settings as `vidhook serve`, so they help all alike
     # The same server settings as `vidhook serve`.
     uvicorn.run(
         app, host="127.0.0.1", port=args.port, log_config=None, access_log=False,

@@ -31,7 +31,6 @@ class _Queued:
     op: Op | None = None
     sync_op: SyncOp | None = None
     durable: bool = True
-    lingers: bool = False
 
 
 class GroupCommitWriter:
@@ -48,12 +47,10 @@ class GroupCommitWriter:
     An operation run with `durable=False` (the delivery worker's leases and attempt records)
     may be lost if the machine itself fails before the next durable commit, which flushes it
     too; a batch of only such operations commits without waiting for the disk (WAL with
-    `synchronous=NORMAL`). It survives the process being killed either way.
-
-    An operation run with `lingers=True` (the worker's claims and attempt records) lets its
-    batch wait up to `linger` seconds for company, so that the worker's many small writes share
-    commits instead of costing a thread hop each. Any other operation ends the wait at once and
-    joins that batch: a callback is never held up by a lingering write.
+    `synchronous=NORMAL`). It survives the process being killed either way. Such a write also
+    waits `linger` seconds before its batch starts, so that the worker's many small writes
+    share commits instead of costing a thread hop each; a callback that arrives meanwhile joins
+    the batch and is flushed with it.
     """
 
     def __init__(
@@ -61,8 +58,6 @@ class GroupCommitWriter:
     ) -> None:
         self._conn = conn
         self._linger = linger
-        # Set when an operation that must not wait is queued; cleared once the queue is drained.
-        self._hurry = asyncio.Event()
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._max_batch = max_batch
         self._task: asyncio.Task[None] | None = None
@@ -88,14 +83,11 @@ class GroupCommitWriter:
         result: T = await self._enqueue(_Queued(self._future(), op=op))
         return result
 
-    async def run_sync(
-        self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True, lingers: bool = False
-    ) -> T:
+    async def run_sync(self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run one synchronous write operation on the connection's thread (it must not touch
-        the event loop) and return its result once it is committed (`durable`, `lingers`: see
-        the class)."""
-        item = _Queued(self._future(), sync_op=op, durable=durable, lingers=lingers)
-        result: T = await self._enqueue(item)
+        the event loop) and return its result once it is committed (`durable=False`: see the
+        class)."""
+        result: T = await self._enqueue(_Queued(self._future(), sync_op=op, durable=durable))
         return result
 
     def _future(self) -> asyncio.Future[Any]:
@@ -105,21 +97,16 @@ class GroupCommitWriter:
 
     async def _enqueue(self, item: _Queued) -> Any:
         self._queue.put_nowait(item)
-        if not item.lingers:
-            self._hurry.set()
         return await item.future
 
     async def _loop(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            if batch[0].lingers and self._linger:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._linger):
-                        await self._hurry.wait()
+            if not batch[0].durable and self._linger:
+                # Nobody waits on a lease or an attempt record: let more writes join its commit.
+                await asyncio.sleep(self._linger)
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            if self._queue.empty():
-                self._hurry.clear()
             try:
                 await self._commit_batch(batch)
             finally:

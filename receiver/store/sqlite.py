@@ -112,17 +112,17 @@ class SqliteStore(SqliteTaskMethods):
         return await self._writer.run(op)
 
     async def _write_sync(
-        self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True, lingers: bool = False
+        self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True
     ) -> T:
         """Run a synchronous write on the writer's thread, batched with its neighbours.
 
         `durable=False` is for the delivery worker's own records (leases, attempts): a machine
         failure before the next durable commit can lose them, and the delivery is sent again
         under the same webhook-id, which at-least-once allows; they need no disk flush of
-        their own. `lingers=True` lets them wait a moment to share a commit."""
+        their own."""
         if self._writer is None:
             raise StoreUnavailable("the store is not open")
-        return await self._writer.run_sync(op, durable=durable, lingers=lingers)
+        return await self._writer.run_sync(op, durable=durable)
 
     async def _read(self, sql: str, params: Any = ()) -> list[Any]:
         if self._reader is None:
@@ -230,7 +230,7 @@ class SqliteStore(SqliteTaskMethods):
         """Lease up to `limit` due deliveries of one sink to `owner`."""
         params = {"owner": owner, "lease_until": now + lease, "sink": sink, "now": now}
         claimed: list[DueDelivery] = await self._write_sync(
-            lambda conn: _claim(conn, {**params, "limit": limit}), durable=False, lingers=True
+            lambda conn: _claim(conn, {**params, "limit": limit}), durable=False
         )
         return claimed
 
@@ -243,7 +243,7 @@ class SqliteStore(SqliteTaskMethods):
             conn.execute(Q["insert_attempt"], attempt_row)
             conn.execute(Q["finish_delivery"], params)
 
-        await self._write_sync(op, durable=False, lingers=True)
+        await self._write_sync(op, durable=False)
 
     async def release(self, owner: str) -> None:
         """Give back every lease `owner` holds, so the deliveries are claimed again."""

@@ -122,22 +122,3 @@ async def test_one_durable_operation_makes_its_whole_batch_flush(writer):
     assert len(commits) == 1
     assert modes == [2, 2]
     assert "callback" in stored(path)
-
-
-async def test_non_durable_writes_wait_for_company_and_share_a_commit(tmp_path: Path) -> None:
-    conn = await aiosqlite.connect(tmp_path / "linger.db", isolation_level=None)
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("CREATE TABLE rows (name TEXT PRIMARY KEY)")
-    commits: list[int] = []
-    group = GroupCommitWriter(conn, linger=0.2)
-    group.after_commit.append(lambda: commits.append(1))
-    group.start()
-    try:
-        first = asyncio.ensure_future(group.run_sync(insert("attempt"), durable=False))
-        await asyncio.sleep(0.05)  # inside the linger: the next writes join the same batch
-        await asyncio.gather(group.run_sync(insert("callback")), first)
-        assert len(commits) == 1
-        assert stored(tmp_path / "linger.db") == {"attempt", "callback"}
-    finally:
-        await group.stop()
-        await conn.close()

@@ -47,17 +47,11 @@ class GroupCommitWriter:
     An operation run with `durable=False` (the delivery worker's leases and attempt records)
     may be lost if the machine itself fails before the next durable commit, which flushes it
     too; a batch of only such operations commits without waiting for the disk (WAL with
-    `synchronous=NORMAL`). It survives the process being killed either way. Such a write also
-    waits `linger` seconds before its batch starts, so that the worker's many small writes
-    share commits instead of costing a thread hop each; a callback that arrives meanwhile joins
-    the batch and is flushed with it.
+    `synchronous=NORMAL`). It survives the process being killed either way.
     """
 
-    def __init__(
-        self, conn: aiosqlite.Connection, max_batch: int = 256, linger: float = 0.005
-    ) -> None:
+    def __init__(self, conn: aiosqlite.Connection, max_batch: int = 256) -> None:
         self._conn = conn
-        self._linger = linger
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._max_batch = max_batch
         self._task: asyncio.Task[None] | None = None
@@ -102,9 +96,6 @@ class GroupCommitWriter:
     async def _loop(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            if not batch[0].durable and self._linger:
-                # Nobody waits on a lease or an attempt record: let more writes join its commit.
-                await asyncio.sleep(self._linger)
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:

@@ -13,8 +13,8 @@ from typing import Any
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
-from receiver.config import ApiToken
-from receiver.errors import Forbidden, Unauthorized
+from vidhook.receiver.config import ApiToken
+from vidhook.receiver.errors import Forbidden, Unauthorized
 
 __all__ = ["IMPLIED", "TokenTable", "grants", "require_scope"]
 

@@ -18,25 +18,25 @@ from litestar.di import NamedDependency, Provide
 from litestar.openapi.config import OpenAPIConfig
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from receiver import __version__
-from receiver.admin import API_SECURITY, admin_router
-from receiver.api_auth import TokenTable
-from receiver.config import Settings, load_settings
-from receiver.errors import ConfigError, StoreUnavailable
-from receiver.hooks import receive_callback
-from receiver.http_errors import error_response, exception_handlers
-from receiver.http_transport import shared_client
-from receiver.request_id import RequestIdMiddleware
-from receiver.retention import RetentionTask
-from receiver.services import Services
-from receiver.sources import build_sources
-from receiver.store import Store, open_store
-from receiver.tasks import task_workers
-from receiver.tasks.api import TASK_HANDLERS
-from routes.rules import RuleHolder, RuleSet, load_rules
-from routes.sinks import build_sinks
-from routes.sinks.base import SinkContext
-from routes.worker import OutboxWorker
+from vidhook.receiver import __version__
+from vidhook.receiver.admin import API_SECURITY, admin_router
+from vidhook.receiver.api_auth import TokenTable
+from vidhook.receiver.config import Settings, load_settings
+from vidhook.receiver.errors import ConfigError, StoreUnavailable
+from vidhook.receiver.hooks import receive_callback
+from vidhook.receiver.http_errors import error_response, exception_handlers
+from vidhook.receiver.http_transport import shared_client
+from vidhook.receiver.request_id import RequestIdMiddleware
+from vidhook.receiver.retention import RetentionTask
+from vidhook.receiver.services import Services
+from vidhook.receiver.sources import build_sources
+from vidhook.receiver.store import Store, open_store
+from vidhook.receiver.tasks import task_workers
+from vidhook.receiver.tasks.api import TASK_HANDLERS
+from vidhook.routes.rules import RuleHolder, RuleSet, load_rules
+from vidhook.routes.sinks import build_sinks
+from vidhook.routes.sinks.base import SinkContext
+from vidhook.routes.worker import OutboxWorker
 
 __all__ = ["build_services", "create_app"]
 

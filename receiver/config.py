@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from receiver.errors import ConfigError
+from vidhook.receiver.errors import ConfigError
 
 __all__ = [
     "NO_DEFAULT_BASE_URL",

@@ -9,8 +9,8 @@ import secrets
 
 import msgspec
 
-from receiver.config import ApiToken, RuleConfig, Settings, SourceConfig, StoreConfig
-from receiver.store import Store
+from vidhook.receiver.config import ApiToken, RuleConfig, Settings, SourceConfig, StoreConfig
+from vidhook.receiver.store import Store
 
 __all__ = ["DEFAULT_PROVIDERS", "default_settings", "default_store_url"]
 

@@ -11,9 +11,9 @@ from datetime import UTC, datetime, timedelta
 
 import msgspec
 
-from receiver.errors import BadRequest
-from receiver.event import rfc3339
-from receiver.store.records import EventFilter
+from vidhook.receiver.errors import BadRequest
+from vidhook.receiver.event import rfc3339
+from vidhook.receiver.store.records import EventFilter
 
 __all__ = ["AGE_UNITS", "build_filter", "parse_labels", "parse_moment"]
 

@@ -13,17 +13,17 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.types import ASGIApp, Receive, Scope, Send
 
-from receiver.admin.schemas import ErrorBody
-from receiver.config import SourceConfig
-from receiver.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, VidhookError
-from receiver.event import TaskReport
-from receiver.http_errors import error_response
-from receiver.json_depth import nests_deeper_than
-from receiver.logs import redact
-from receiver.services import Services
-from receiver.sources import Source
-from receiver.store.records import RawRequest, Rejection
-from receiver.verify import InboundRequest
+from vidhook.receiver.admin.schemas import ErrorBody
+from vidhook.receiver.config import SourceConfig
+from vidhook.receiver.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, VidhookError
+from vidhook.receiver.event import TaskReport
+from vidhook.receiver.http_errors import error_response
+from vidhook.receiver.json_depth import nests_deeper_than
+from vidhook.receiver.logs import redact
+from vidhook.receiver.services import Services
+from vidhook.receiver.sources import Source
+from vidhook.receiver.store.records import RawRequest, Rejection
+from vidhook.receiver.verify import InboundRequest
 
 __all__ = ["HookAnswer", "receive_callback"]
 

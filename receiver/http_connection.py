@@ -14,7 +14,7 @@ from typing import cast
 
 import httpx
 
-from receiver.http11 import (
+from vidhook.receiver.http11 import (
     MAX_HEAD_BYTES,
     MAX_INTERIM_ANSWERS,
     Head,

@@ -12,7 +12,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.params import ParameterKwarg
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
-from receiver.errors import RateLimited, VidhookError
+from vidhook.receiver.errors import RateLimited, VidhookError
 
 __all__ = ["error_response", "exception_handlers"]
 

@@ -38,8 +38,8 @@ import httpx
 # exactly as they did with httpx's default transport.
 from httpx._utils import get_environment_proxies
 
-from receiver.http11 import Head, encode_request
-from receiver.http_connection import Connection, Origin, ResponseBody, describe
+from vidhook.receiver.http11 import Head, encode_request
+from vidhook.receiver.http_connection import Connection, Origin, ResponseBody, describe
 
 __all__ = ["Http11Transport", "proxy_mounts_from_env", "shared_client"]
 

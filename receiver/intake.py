@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import structlog
 
-from receiver.event import TaskReport, rfc3339
-from receiver.metrics import Metrics
-from receiver.normalise import normalise
-from receiver.sources import Source
-from receiver.store import Store
-from receiver.store.records import IngestResult, RawRequest, Router
+from vidhook.receiver.event import TaskReport, rfc3339
+from vidhook.receiver.metrics import Metrics
+from vidhook.receiver.normalise import normalise
+from vidhook.receiver.sources import Source
+from vidhook.receiver.store import Store
+from vidhook.receiver.store.records import IngestResult, RawRequest, Router
 
 __all__ = ["Intake"]
 

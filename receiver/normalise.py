@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from receiver.event import Event, TaskReport, event_type, new_id
+from vidhook.receiver.event import Event, TaskReport, event_type, new_id
 
 __all__ = ["normalise"]
 

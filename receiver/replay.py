@@ -12,11 +12,11 @@ from collections.abc import AsyncIterator, Callable, Collection
 
 import msgspec
 
-from receiver.errors import BadRequest, Conflict, NotFound
-from receiver.event import Event
-from receiver.store import Store
-from receiver.store.records import DeliveryRow, EventFilter, StoredEvent
-from routes.rules import RuleHolder
+from vidhook.receiver.errors import BadRequest, Conflict, NotFound
+from vidhook.receiver.event import Event
+from vidhook.receiver.store import Store
+from vidhook.receiver.store.records import DeliveryRow, EventFilter, StoredEvent
+from vidhook.routes.rules import RuleHolder
 
 __all__ = ["DEFAULT_MAX_EVENTS", "ReplayResult", "Replayer", "event_pages"]
 

@@ -8,7 +8,7 @@ import structlog
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from receiver.event import new_id
+from vidhook.receiver.event import new_id
 
 __all__ = ["RequestIdMiddleware"]
 

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from receiver.event import rfc3339
-from receiver.store import Store
+from vidhook.receiver.event import rfc3339
+from vidhook.receiver.store import Store
 
 __all__ = ["RetentionTask"]
 

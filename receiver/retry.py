@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection
 
-from receiver.errors import Conflict, NotFound
-from receiver.store import Store
-from receiver.store.records import DeliveryRow
+from vidhook.receiver.errors import Conflict, NotFound
+from vidhook.receiver.store import Store
+from vidhook.receiver.store.records import DeliveryRow
 
 __all__ = ["retry_dead", "retry_delivery"]
 

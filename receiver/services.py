@@ -12,16 +12,16 @@ import httpx
 import msgspec
 import structlog
 
-from receiver.config import Settings
-from receiver.errors import ConfigError
-from receiver.event import Event, rfc3339
-from receiver.intake import Intake
-from receiver.metrics import Metrics
-from receiver.sources import Source
-from receiver.store import Store
-from receiver.store.records import Rejection
-from routes.rules import RuleHolder
-from routes.sinks.base import Sink
+from vidhook.receiver.config import Settings
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.event import Event, rfc3339
+from vidhook.receiver.intake import Intake
+from vidhook.receiver.metrics import Metrics
+from vidhook.receiver.sources import Source
+from vidhook.receiver.store import Store
+from vidhook.receiver.store.records import Rejection
+from vidhook.routes.rules import RuleHolder
+from vidhook.routes.sinks.base import Sink
 
 __all__ = ["Services"]
 

@@ -21,9 +21,9 @@ from urllib.parse import quote
 
 import msgspec
 
-from receiver.config import HmacConfig, Settings, SourceConfig, StandardWebhooksConfig
-from receiver.errors import BadRequest, ConfigError
-from receiver.event import rfc3339
+from vidhook.receiver.config import HmacConfig, Settings, SourceConfig, StandardWebhooksConfig
+from vidhook.receiver.errors import BadRequest, ConfigError
+from vidhook.receiver.event import rfc3339
 
 __all__ = ["CALLBACK_PROVIDERS", "SimulatedCallback", "callback_body", "simulated_callback"]
 

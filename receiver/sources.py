@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from urllib.parse import quote
 
-from receiver.config import Settings, SourceConfig
-from receiver.errors import ConfigError
-from receiver.providers import PROVIDERS
-from receiver.providers.base import Provider
-from receiver.ratelimit import TokenBucket
-from receiver.verify import SourceVerifier
+from vidhook.receiver.config import Settings, SourceConfig
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.providers import PROVIDERS
+from vidhook.receiver.providers.base import Provider
+from vidhook.receiver.ratelimit import TokenBucket
+from vidhook.receiver.verify import SourceVerifier
 
 __all__ = ["Source", "build_sources", "callback_url"]
 

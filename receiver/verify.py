@@ -17,8 +17,8 @@ from collections.abc import Mapping, Sequence
 
 import msgspec
 
-from receiver.config import HmacConfig, SourceConfig, StandardWebhooksConfig
-from receiver.errors import ConfigError, Unauthorized
+from vidhook.receiver.config import HmacConfig, SourceConfig, StandardWebhooksConfig
+from vidhook.receiver.errors import ConfigError, Unauthorized
 
 __all__ = ["InboundRequest", "SourceVerifier", "client_address", "verifier_for", "verify_request"]
 

@@ -30,8 +30,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from receiver.errors import ConfigError
-from receiver.event import Credits, ErrorInfo, Event, rfc3339
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.event import Credits, ErrorInfo, Event, rfc3339
 
 __all__ = ["MISSING", "Filter", "compile_filter"]
 

@@ -18,10 +18,10 @@ from typing import Any
 
 import msgspec
 
-from receiver.config import RuleConfig, Settings
-from receiver.errors import ConfigError
-from receiver.event import Event
-from routes.filter import Filter, compile_filter
+from vidhook.receiver.config import RuleConfig, Settings
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.event import Event
+from vidhook.routes.filter import Filter, compile_filter
 
 __all__ = [
     "Rule",

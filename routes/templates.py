@@ -18,8 +18,8 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-from receiver.errors import ConfigError
-from receiver.event import Credits, ErrorInfo, Event
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.event import Credits, ErrorInfo, Event
 
 __all__ = [
     "STATUS_EMOJI",

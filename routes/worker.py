@@ -14,11 +14,11 @@ from typing import Literal
 
 import structlog
 
-from receiver.event import new_id, rfc3339
-from receiver.metrics import Metrics
-from receiver.store import Store
-from receiver.store.records import AttemptRecord, DueDelivery
-from routes.sinks.base import Delivery, SendResult, Sink, SinkError
+from vidhook.receiver.event import new_id, rfc3339
+from vidhook.receiver.metrics import Metrics
+from vidhook.receiver.store import Store
+from vidhook.receiver.store.records import AttemptRecord, DueDelivery
+from vidhook.routes.sinks.base import Delivery, SendResult, Sink, SinkError
 
 __all__ = [
     "DEFAULT_SCHEDULE",

@@ -12,9 +12,9 @@ import httpx
 import pytest
 import uvicorn
 
-from receiver.app import build_services, create_app
-from receiver.config import Settings, parse_settings
-from receiver.services import Services
+from vidhook.receiver.app import build_services, create_app
+from vidhook.receiver.config import Settings, parse_settings
+from vidhook.receiver.services import Services
 
 FIXTURES = Path(__file__).parent / "fixtures" / "providers"
 

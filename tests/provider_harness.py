@@ -18,12 +18,12 @@ import httpx
 import pytest
 import uvicorn
 
-from receiver.app import build_services, create_app
-from receiver.config import parse_settings
-from receiver.fake_provider import FakeProvider
-from receiver.services import Services
-from receiver.store.records import EventFilter, StoredEvent
 from tests.sink_servers import self_signed_tls
+from vidhook.receiver.app import build_services, create_app
+from vidhook.receiver.config import parse_settings
+from vidhook.receiver.fake_provider import FakeProvider
+from vidhook.receiver.services import Services
+from vidhook.receiver.store.records import EventFilter, StoredEvent
 
 API_KEY = "provider-key-1234"
 ADMIN = "admin-token-0123456789"

@@ -16,7 +16,7 @@ from sink_servers import free_port
 
 __all__ = ["ServeProcess"]
 
-VIDHOOK = [sys.executable, "-c", "import sys; from receiver.cli import main; sys.exit(main())"]
+VIDHOOK = [sys.executable, "-m", "vidhook"]
 
 
 class ServeProcess:

@@ -15,8 +15,8 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 
-from receiver.event import Credits, ErrorInfo, Event
-from routes.sinks.base import Delivery
+from vidhook.receiver.event import Credits, ErrorInfo, Event
+from vidhook.routes.sinks.base import Delivery
 
 
 def make_event(**overrides: Any) -> Event:

@@ -8,9 +8,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from receiver.event import Event, new_id, rfc3339
-from receiver.store import Store
-from receiver.store.records import AttemptRecord, RawRequest
+from vidhook.receiver.event import Event, new_id, rfc3339
+from vidhook.receiver.store import Store
+from vidhook.receiver.store.records import AttemptRecord, RawRequest
 
 ADMIN = "admin-token-0123456789"
 READER = "reader-token-0123456789"

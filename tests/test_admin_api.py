@@ -7,8 +7,6 @@ import asyncio
 
 import pytest
 
-from receiver.config import load_settings
-from receiver.store.records import AttemptRecord
 from tests.conftest import fixture_bytes, start_vidhook
 from tests.stored_events import (
     ADMIN,
@@ -22,6 +20,8 @@ from tests.stored_events import (
     kill_delivery,
     make_event,
 )
+from vidhook.receiver.config import load_settings
+from vidhook.receiver.store.records import AttemptRecord
 
 
 @pytest.fixture

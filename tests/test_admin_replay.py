@@ -7,8 +7,8 @@ import asyncio
 
 import structlog
 
-from receiver.store.records import EventFilter
 from tests.stored_events import CONFIG, RAW, READER, bearer, ingest_many, make_event
+from vidhook.receiver.store.records import EventFilter
 
 
 async def test_replay_one_event_through_the_current_rules(vidhook_factory):

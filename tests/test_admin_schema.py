@@ -26,11 +26,11 @@ from schemathesis.checks import (
     status_code_conformance,
 )
 
-from receiver.admin import admin_router
-from receiver.app import create_app
-from receiver.config import parse_settings
 from tests.conftest import fixture_bytes
 from tests.stored_events import ADMIN, CONFIG, HOOK, SUBMITTER, bearer
+from vidhook.receiver.admin import admin_router
+from vidhook.receiver.app import create_app
+from vidhook.receiver.config import parse_settings
 
 CHECKS = [
     not_a_server_error,

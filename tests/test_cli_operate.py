@@ -8,10 +8,10 @@ import json
 
 import pytest
 
-from receiver.cli import main
-from receiver.store.records import Rejection
-from receiver.store.sqlite import SqliteStore
 from tests.stored_events import CONFIG, HOOK, RAW, kill_delivery, make_event
+from vidhook.receiver.cli import main
+from vidhook.receiver.store.records import Rejection
+from vidhook.receiver.store.sqlite import SqliteStore
 
 
 class Workspace:

@@ -8,12 +8,12 @@ import json
 
 import pytest
 
-from receiver.cli import main
-from receiver.config import load_settings
 from tests.conftest import fixture_bytes, start_vidhook
 from tests.sink_servers import HttpServer
 from tests.stored_events import CONFIG, HOOK, RAW, make_event
 from tests.test_cli_operate import Workspace, route
+from vidhook.receiver.cli import main
+from vidhook.receiver.config import load_settings
 
 
 @pytest.fixture

@@ -8,11 +8,11 @@ import json
 
 import pytest
 
-from receiver.cli import main
-from receiver.config import SourceConfig, load_settings, parse_settings
-from receiver.simulate import callback_body, generic_body
-from receiver.store.records import EventFilter
 from tests.conftest import start_vidhook
+from vidhook.receiver.cli import main
+from vidhook.receiver.config import SourceConfig, load_settings, parse_settings
+from vidhook.receiver.simulate import callback_body, generic_body
+from vidhook.receiver.store.records import EventFilter
 
 CONFIG = """
 [store]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from receiver.app import build_services
-from receiver.config import parse_settings
+from vidhook.receiver.app import build_services
+from vidhook.receiver.config import parse_settings
 
 DEPLOY = Path(__file__).parent.parent / "deploy"
 ENV = {

@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from receiver.app import build_services
-from receiver.config import load_settings
+from vidhook.receiver.app import build_services
+from vidhook.receiver.config import load_settings
 
 EXAMPLE = Path(__file__).parent.parent / "deploy" / "vidhook.example.toml"
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from receiver.event import new_id
+from vidhook.receiver.event import new_id
 
 
 def test_ids_are_uuid_version_7_with_the_rfc_variant() -> None:

@@ -8,9 +8,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from receiver.errors import ConfigError
-from receiver.event import Credits, ErrorInfo, Event
-from routes.filter import Filter, compile_filter
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.event import Credits, ErrorInfo, Event
+from vidhook.routes.filter import Filter, compile_filter
 
 COMPLETED = Event(
     id="0190c7d2-0000-7000-8000-000000000001",

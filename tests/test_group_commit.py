@@ -10,7 +10,7 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from receiver.store.group_commit import GroupCommitWriter
+from vidhook.receiver.store.group_commit import GroupCommitWriter
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ from typing import Any
 import httpx
 import pytest
 
-from receiver import http_transport
-from receiver.app import build_services
-from receiver.config import parse_settings
-from receiver.http_transport import Http11Transport, proxy_mounts_from_env
-from routes.sinks.base import SinkError
-from routes.sinks.http import post
 from tests.sink_servers import HttpServer, Reply, free_port, self_signed_tls
+from vidhook.receiver import http_transport
+from vidhook.receiver.app import build_services
+from vidhook.receiver.config import parse_settings
+from vidhook.receiver.http_transport import Http11Transport, proxy_mounts_from_env
+from vidhook.routes.sinks.base import SinkError
+from vidhook.routes.sinks.http import post
 
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
 

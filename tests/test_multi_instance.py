@@ -25,7 +25,7 @@ from tests.pg import postgres_database
 
 pytestmark = pytest.mark.slow
 
-VIDHOOK = [sys.executable, "-c", "import sys; from receiver.cli import main; sys.exit(main())"]
+VIDHOOK = [sys.executable, "-m", "vidhook"]
 TOKEN = "tok-multi-instance-0123456789"
 # Lease = timeout + lease_margin = 8 s: long beside a send (<= 0.3 s), short for the test.
 CONFIG = """

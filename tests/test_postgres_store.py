@@ -10,15 +10,15 @@ import sys
 import asyncpg
 import pytest
 
-from receiver.errors import ConfigError, StoreUnavailable
-from receiver.store import open_store
-from receiver.store.pg_schema import parse_target
-from receiver.store.sql import migrations
 from tests.pg import postgres_database
 from tests.store_contract.samples import RAW, T0, make_event, route_to
+from vidhook.receiver.errors import ConfigError, StoreUnavailable
+from vidhook.receiver.store import open_store
+from vidhook.receiver.store.pg_schema import parse_target
+from vidhook.receiver.store.sql import migrations
 
 # The `vidhook` command, run by this interpreter.
-VIDHOOK = [sys.executable, "-c", "import sys; from receiver.cli import main; sys.exit(main())"]
+VIDHOOK = [sys.executable, "-m", "vidhook"]
 
 
 @pytest.fixture

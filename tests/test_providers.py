@@ -13,16 +13,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from receiver.config import PROVIDER_NAMES, MappingConfig, SourceConfig
-from receiver.errors import (
+from vidhook.receiver.config import PROVIDER_NAMES, MappingConfig, SourceConfig
+from vidhook.receiver.errors import (
     BadRequest,
     ConfigError,
     NotFound,
     UnreadablePayload,
     UpstreamError,
 )
-from receiver.event import STATUS_RANK, Credits, ErrorInfo, TaskReport, event_type
-from receiver.providers import (
+from vidhook.receiver.event import STATUS_RANK, Credits, ErrorInfo, TaskReport, event_type
+from vidhook.receiver.providers import (
     PROVIDERS,
     aioagi,
     ark,
@@ -34,7 +34,7 @@ from receiver.providers import (
     vibegen,
     videoapi,
 )
-from receiver.providers.base import CreatedTask, Provider, ProviderRequest
+from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest
 
 FIXTURES = Path(__file__).parent / "fixtures" / "providers"
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import standardwebhooks
 
-from receiver.store.records import EventFilter
 from tests.conftest import fixture_bytes
+from vidhook.receiver.store.records import EventFilter
 
 BODY = fixture_bytes("vibegen", "callback_completed")
 TOKEN_OLD = "tok-old-4f1c2b9a"

@@ -19,13 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from receiver.cli import main
 from tests.conftest import fixture_bytes
+from vidhook.receiver.cli import main
 
 pytestmark = pytest.mark.slow
 
 # The `vidhook` console script's entry point, run by this interpreter.
-VIDHOOK = [sys.executable, "-c", "import sys; from receiver.cli import main; sys.exit(main())"]
+VIDHOOK = [sys.executable, "-m", "vidhook"]
 ROOT = Path(__file__).resolve().parents[1]
 URL_LINE = re.compile(r"^\s+(\S+)\s+(http://\S+/hooks/(\S+)/(\S+))\s+\((callback|polled)\)$")
 

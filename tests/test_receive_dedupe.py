@@ -8,8 +8,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from receiver.store.records import EventFilter
 from tests.conftest import fixture_bytes
+from vidhook.receiver.store.records import EventFilter
 
 CONFIG = """
 [sources.ark]

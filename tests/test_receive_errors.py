@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from receiver.store.records import EventFilter, Rejection
 from tests.conftest import fixture_bytes
+from vidhook.receiver.store.records import EventFilter, Rejection
 
 LIMIT = 2048
 TOKEN = "tok-errors-91ab3c"

@@ -14,9 +14,9 @@ from typing import Any
 import msgspec
 import pytest
 
-from receiver.event import Credits, ErrorInfo, Event
-from receiver.store.records import EventFilter
 from tests.conftest import fixture_bytes
+from vidhook.receiver.event import Credits, ErrorInfo, Event
+from vidhook.receiver.store.records import EventFilter
 
 TOKENS = {
     "vibegen": "tok-vibegen-5a1f0c",

@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from receiver.config import parse_settings
 from tests.conftest import fixture_json, start_vidhook
+from vidhook.receiver.config import parse_settings
 
 TOKEN = "tok-fuzz-5e6f7a8b"
 CONFIG = f"""

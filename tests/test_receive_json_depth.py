@@ -7,7 +7,7 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from receiver.json_depth import nests_deeper_than
+from vidhook.receiver.json_depth import nests_deeper_than
 
 leaves = st.none() | st.booleans() | st.integers() | st.text(alphabet='[]{}"\\ab,:')
 documents = st.recursive(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from receiver.ratelimit import TokenBucket
+from vidhook.receiver.ratelimit import TokenBucket
 
 
 def test_a_burst_then_one_request_per_interval() -> None:

@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from receiver.app import build_services
-from receiver.config import parse_settings
-from receiver.retention import RetentionTask
-from receiver.store.sqlite import SqliteStore
 from tests.stored_events import RAW, kill_delivery, make_event
+from vidhook.receiver.app import build_services
+from vidhook.receiver.config import parse_settings
+from vidhook.receiver.retention import RetentionTask
+from vidhook.receiver.store.sqlite import SqliteStore
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC).timestamp()
 

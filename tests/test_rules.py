@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from receiver.config import RuleConfig, Settings, parse_settings
-from receiver.errors import ConfigError
-from receiver.event import ErrorInfo, Event, EventType, Status
-from routes.rules import Rule, RuleHolder, RuleSet, build_rule, load_rules, parse_rules_text
+from vidhook.receiver.config import RuleConfig, Settings, parse_settings
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.event import ErrorInfo, Event, EventType, Status
+from vidhook.routes.rules import Rule, RuleHolder, RuleSet, build_rule, load_rules, parse_rules_text
 
 SINKS = {"ops-slack", "ops-email", "app", "log"}
 

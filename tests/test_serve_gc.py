@@ -7,7 +7,7 @@ import sys
 
 CHECK = """
 import gc
-from receiver.cli.service import tune_gc
+from vidhook.receiver.cli.service import tune_gc
 before = gc.get_threshold()
 tune_gc()
 after = gc.get_threshold()

@@ -18,9 +18,9 @@ from sink_servers import (
     start_smtp,
 )
 
-from receiver.errors import ConfigError
-from routes.sinks.base import SinkContext, SinkError
-from routes.sinks.email import EmailConfig, EmailSink
+from vidhook.receiver.errors import ConfigError
+from vidhook.routes.sinks.base import SinkContext, SinkError
+from vidhook.routes.sinks.email import EmailConfig, EmailSink
 
 USER, PASSWORD = "vidhook", "s3cret-pass"
 

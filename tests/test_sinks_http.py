@@ -20,10 +20,10 @@ from sink_servers import (
     make_failed_event,
 )
 
-from receiver.errors import ConfigError
-from receiver.event import Event
-from routes.sinks.base import SinkContext, SinkError
-from routes.sinks.http import HttpConfig, HttpSink, parse_retry_after
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.event import Event
+from vidhook.routes.sinks.base import SinkContext, SinkError
+from vidhook.routes.sinks.http import HttpConfig, HttpSink, parse_retry_after
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 

@@ -12,13 +12,20 @@ import pytest
 import structlog
 from sink_servers import make_delivery, make_event, make_failed_event
 
-from receiver.errors import ConfigError
-from receiver.event import Event
-from routes.sinks import SINK_TYPES, build_sinks, load_sink_types
-from routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError, SinkType
-from routes.sinks.file import FileConfig, FileSink
-from routes.sinks.log import LogConfig, LogSink
-from routes.templates import (
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.event import Event
+from vidhook.routes.sinks import SINK_TYPES, build_sinks, load_sink_types
+from vidhook.routes.sinks.base import (
+    Delivery,
+    SendResult,
+    SinkConfig,
+    SinkContext,
+    SinkError,
+    SinkType,
+)
+from vidhook.routes.sinks.file import FileConfig, FileSink
+from vidhook.routes.sinks.log import LogConfig, LogSink
+from vidhook.routes.templates import (
     compile_template,
     default_template,
     format_duration,

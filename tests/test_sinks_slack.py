@@ -7,9 +7,9 @@ import msgspec
 import pytest
 from sink_servers import HttpServer, Reply, make_delivery, make_event, make_failed_event
 
-from receiver.errors import ConfigError
-from routes.sinks.base import SinkContext, SinkError
-from routes.sinks.slack import SlackConfig, SlackSink
+from vidhook.receiver.errors import ConfigError
+from vidhook.routes.sinks.base import SinkContext, SinkError
+from vidhook.routes.sinks.slack import SlackConfig, SlackSink
 
 
 @pytest.fixture

@@ -12,10 +12,10 @@ import standardwebhooks
 from hypothesis import given
 from hypothesis import strategies as st
 
-from receiver import verify
-from receiver.config import HmacConfig, SourceConfig, StandardWebhooksConfig
-from receiver.errors import ConfigError, Unauthorized
-from receiver.verify import InboundRequest, SourceVerifier, client_address, verify_request
+from vidhook.receiver import verify
+from vidhook.receiver.config import HmacConfig, SourceConfig, StandardWebhooksConfig
+from vidhook.receiver.errors import ConfigError, Unauthorized
+from vidhook.receiver.verify import InboundRequest, SourceVerifier, client_address, verify_request
 
 NOW = 1_700_000_000.0
 BODY = b'{"task_id": "t-1", "status": "completed"}'

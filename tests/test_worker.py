@@ -11,7 +11,7 @@ from drive import SOURCE_CONFIG, eventually, http_sink, post_callbacks, rule
 from sink_endpoint import Endpoint
 from sink_servers import Received, Reply, free_port
 
-from receiver.store.records import AttemptRecord
+from vidhook.receiver.store.records import AttemptRecord
 
 
 def config(*parts: str) -> str:

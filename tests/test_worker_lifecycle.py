@@ -17,11 +17,11 @@ from drive import SOURCE_CONFIG, eventually, http_sink, post_callbacks, rule
 from sink_endpoint import Endpoint, answer_ok
 from sink_servers import Reply
 
-from receiver.config import parse_settings
-from receiver.errors import StoreUnavailable
-from receiver.metrics import Metrics
-from routes.worker import OutboxWorker, dead_local_owners, worker_owner
 from tests.conftest import start_vidhook
+from vidhook.receiver.config import parse_settings
+from vidhook.receiver.errors import StoreUnavailable
+from vidhook.receiver.metrics import Metrics
+from vidhook.routes.worker import OutboxWorker, dead_local_owners, worker_owner
 
 
 async def start(tmp_path: Path, sinks: str, *, run_workers: bool = True):

@@ -6,13 +6,13 @@ from __future__ import annotations
 from litestar import Router
 from litestar.openapi.spec import Components, SecurityScheme
 
-from receiver.admin.deliveries import DeliveriesController
-from receiver.admin.events import EventsController, ReplayController
-from receiver.admin.rejected import RejectedController
-from receiver.admin.rules import RulesController
-from receiver.admin.sinks import SinksController
-from receiver.admin.sources import SourcesController
-from receiver.api_auth import require_scope
+from vidhook.receiver.admin.deliveries import DeliveriesController
+from vidhook.receiver.admin.events import EventsController, ReplayController
+from vidhook.receiver.admin.rejected import RejectedController
+from vidhook.receiver.admin.rules import RulesController
+from vidhook.receiver.admin.sinks import SinksController
+from vidhook.receiver.admin.sources import SourcesController
+from vidhook.receiver.api_auth import require_scope
 
 __all__ = ["API_SECURITY", "admin_router"]
 

@@ -8,10 +8,10 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from receiver.admin.schemas import DeliveryPage, errors
-from receiver.retry import retry_delivery
-from receiver.services import Services
-from receiver.store.records import DeliveryRow, DeliveryState
+from vidhook.receiver.admin.schemas import DeliveryPage, errors
+from vidhook.receiver.retry import retry_delivery
+from vidhook.receiver.services import Services
+from vidhook.receiver.store.records import DeliveryRow, DeliveryState
 
 __all__ = ["DeliveriesController"]
 

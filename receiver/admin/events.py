@@ -8,7 +8,7 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from receiver.admin.schemas import (
+from vidhook.receiver.admin.schemas import (
     AttemptView,
     EventDetail,
     EventPage,
@@ -18,13 +18,13 @@ from receiver.admin.schemas import (
     ReplayRequest,
     errors,
 )
-from receiver.config import ProviderName
-from receiver.errors import NotFound
-from receiver.event import EventType, Status
-from receiver.event_filter import build_filter, parse_labels
-from receiver.replay import Replayer, ReplayResult
-from receiver.services import Services
-from receiver.store import Store
+from vidhook.receiver.config import ProviderName
+from vidhook.receiver.errors import NotFound
+from vidhook.receiver.event import EventType, Status
+from vidhook.receiver.event_filter import build_filter, parse_labels
+from vidhook.receiver.replay import Replayer, ReplayResult
+from vidhook.receiver.services import Services
+from vidhook.receiver.store import Store
 
 __all__ = ["EventsController", "ReplayController", "event_detail", "replayer"]
 

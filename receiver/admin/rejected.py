@@ -8,8 +8,8 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from receiver.admin.schemas import RejectionPage, RejectionView, errors
-from receiver.services import Services
+from vidhook.receiver.admin.schemas import RejectionPage, RejectionView, errors
+from vidhook.receiver.services import Services
 
 __all__ = ["RejectedController"]
 

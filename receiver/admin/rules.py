@@ -5,9 +5,9 @@ from __future__ import annotations
 from litestar import Controller, post
 from litestar.di import NamedDependency
 
-from receiver.admin.schemas import RulesReloaded, errors
-from receiver.errors import ConfigError, UnreadablePayload
-from receiver.services import Services
+from vidhook.receiver.admin.schemas import RulesReloaded, errors
+from vidhook.receiver.errors import ConfigError, UnreadablePayload
+from vidhook.receiver.services import Services
 
 __all__ = ["RulesController"]
 

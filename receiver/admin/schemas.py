@@ -7,9 +7,9 @@ from typing import Any, Literal
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
-from receiver.config import ProviderName
-from receiver.event import Event, EventType, Status
-from receiver.store.records import (
+from vidhook.receiver.config import ProviderName
+from vidhook.receiver.event import Event, EventType, Status
+from vidhook.receiver.store.records import (
     AttemptRecord,
     DeliveryRow,
     RawRequest,

@@ -6,9 +6,9 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from receiver.admin.schemas import RetriedDead, SinkList, SinkView, errors
-from receiver.retry import retry_dead
-from receiver.services import Services
+from vidhook.receiver.admin.schemas import RetriedDead, SinkList, SinkView, errors
+from vidhook.receiver.retry import retry_dead
+from vidhook.receiver.services import Services
 
 __all__ = ["SinksController", "sink_views"]
 

@@ -7,11 +7,11 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 
-from receiver.admin.schemas import SourceList, SourceView, errors
-from receiver.api_auth import TokenTable
-from receiver.config import SourceConfig
-from receiver.services import Services
-from receiver.sources import callback_url
+from vidhook.receiver.admin.schemas import SourceList, SourceView, errors
+from vidhook.receiver.api_auth import TokenTable
+from vidhook.receiver.config import SourceConfig
+from vidhook.receiver.services import Services
+from vidhook.receiver.sources import callback_url
 
 __all__ = ["SourcesController", "checks_of"]
 

@@ -6,9 +6,9 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from receiver import __version__
-from receiver.cli import operate, service, tasks
-from receiver.errors import VidhookError
+from vidhook.receiver import __version__
+from vidhook.receiver.cli import operate, service, tasks
+from vidhook.receiver.errors import VidhookError
 
 __all__ = ["main"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 
-from receiver.config import Settings, load_settings
-from receiver.defaults import default_settings, default_store_url
-from receiver.store import open_store
+from vidhook.receiver.config import Settings, load_settings
+from vidhook.receiver.defaults import default_settings, default_store_url
+from vidhook.receiver.store import open_store
 
 __all__ = ["add_config_argument", "config_path", "resolve_settings"]
 

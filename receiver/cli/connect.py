@@ -11,12 +11,12 @@ from typing import TextIO, cast
 
 import structlog
 
-from receiver.app import build_services
-from receiver.cli.config_source import add_config_argument, config_path, resolve_settings
-from receiver.config import PROVIDER_NAMES
-from receiver.event_filter import build_filter, parse_labels
-from receiver.services import Services
-from receiver.store.records import EventFilter
+from vidhook.receiver.app import build_services
+from vidhook.receiver.cli.config_source import add_config_argument, config_path, resolve_settings
+from vidhook.receiver.config import PROVIDER_NAMES
+from vidhook.receiver.event_filter import build_filter, parse_labels
+from vidhook.receiver.services import Services
+from vidhook.receiver.store.records import EventFilter
 
 __all__ = [
     "add_common",

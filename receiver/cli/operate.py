@@ -7,12 +7,17 @@ import argparse
 import asyncio
 from typing import Any
 
-from receiver.admin.events import event_detail
-from receiver.admin.schemas import EventDetail, RejectionView, SinkView
-from receiver.admin.sinks import sink_views
-from receiver.cli import replaying, rules_trial, simulating
-from receiver.cli.connect import add_common, add_filter_arguments, connected, filter_from_args
-from receiver.cli.render import (
+from vidhook.receiver.admin.events import event_detail
+from vidhook.receiver.admin.schemas import EventDetail, RejectionView, SinkView
+from vidhook.receiver.admin.sinks import sink_views
+from vidhook.receiver.cli import replaying, rules_trial, simulating
+from vidhook.receiver.cli.connect import (
+    add_common,
+    add_filter_arguments,
+    connected,
+    filter_from_args,
+)
+from vidhook.receiver.cli.render import (
     DELIVERY_COLUMNS,
     EVENT_COLUMNS,
     delivery_rows,
@@ -21,8 +26,8 @@ from receiver.cli.render import (
     print_json,
     print_table,
 )
-from receiver.errors import BadRequest
-from receiver.retry import retry_dead, retry_delivery
+from vidhook.receiver.errors import BadRequest
+from vidhook.receiver.retry import retry_dead, retry_delivery
 
 __all__ = ["register"]
 

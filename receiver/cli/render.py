@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from receiver.store.records import DeliveryRow, StoredEvent
+from vidhook.receiver.store.records import DeliveryRow, StoredEvent
 
 __all__ = [
     "DELIVERY_COLUMNS",

@@ -8,11 +8,22 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from receiver.cli.connect import add_common, add_filter_arguments, connected, filter_from_args
-from receiver.cli.render import DELIVERY_COLUMNS, console, delivery_rows, print_json, print_table
-from receiver.errors import BadRequest
-from receiver.replay import Replayer, ReplayResult
-from receiver.store.records import EventFilter
+from vidhook.receiver.cli.connect import (
+    add_common,
+    add_filter_arguments,
+    connected,
+    filter_from_args,
+)
+from vidhook.receiver.cli.render import (
+    DELIVERY_COLUMNS,
+    console,
+    delivery_rows,
+    print_json,
+    print_table,
+)
+from vidhook.receiver.errors import BadRequest
+from vidhook.receiver.replay import Replayer, ReplayResult
+from vidhook.receiver.store.records import EventFilter
 
 __all__ = ["register"]
 

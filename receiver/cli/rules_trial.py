@@ -14,12 +14,17 @@ from typing import Any
 
 import msgspec
 
-from receiver.cli.connect import add_common, add_filter_arguments, connected, filter_from_args
-from receiver.cli.render import print_json, print_table
-from receiver.errors import BadRequest, ConfigError
-from receiver.event import Event
-from receiver.replay import event_pages
-from routes.rules import RuleSet, build_rule, parse_rules_text
+from vidhook.receiver.cli.connect import (
+    add_common,
+    add_filter_arguments,
+    connected,
+    filter_from_args,
+)
+from vidhook.receiver.cli.render import print_json, print_table
+from vidhook.receiver.errors import BadRequest, ConfigError
+from vidhook.receiver.event import Event
+from vidhook.receiver.replay import event_pages
+from vidhook.routes.rules import RuleSet, build_rule, parse_rules_text
 
 __all__ = ["RuleReport", "register", "trial_rules"]
 

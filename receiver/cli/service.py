@@ -11,13 +11,13 @@ from typing import Any
 import msgspec
 import uvicorn
 
-from receiver.app import build_services, create_app
-from receiver.cli.config_source import add_config_argument, config_path, resolve_settings
-from receiver.config import Settings, check_polled_sources, load_settings
-from receiver.errors import ConfigError
-from receiver.logs import configure_logging
-from receiver.sources import callback_url
-from receiver.store import open_store
+from vidhook.receiver.app import build_services, create_app
+from vidhook.receiver.cli.config_source import add_config_argument, config_path, resolve_settings
+from vidhook.receiver.config import Settings, check_polled_sources, load_settings
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.logs import configure_logging
+from vidhook.receiver.sources import callback_url
+from vidhook.receiver.store import open_store
 
 __all__ = ["register", "tune_gc"]
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import httpx
 
-from receiver.cli.config_source import add_config_argument, resolve_settings
-from receiver.cli.connect import logs_to_stderr
-from receiver.config import PROVIDER_NAMES, Settings
-from receiver.errors import BadRequest
-from receiver.simulate import SimulatedCallback, simulated_callback
+from vidhook.receiver.cli.config_source import add_config_argument, resolve_settings
+from vidhook.receiver.cli.connect import logs_to_stderr
+from vidhook.receiver.config import PROVIDER_NAMES, Settings
+from vidhook.receiver.errors import BadRequest
+from vidhook.receiver.simulate import SimulatedCallback, simulated_callback
 
 __all__ = ["register"]
 

@@ -17,13 +17,13 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from receiver.cli.config_source import add_config_argument, resolve_settings
-from receiver.config import Settings
-from receiver.errors import BadRequest, ConfigError
-from receiver.sources import Source, build_sources
-from receiver.store import Store, open_store
-from receiver.tasks.provider_api import ProviderApi
-from receiver.tasks.submit import SubmitRequest, submit_task, task_labels, watch_task
+from vidhook.receiver.cli.config_source import add_config_argument, resolve_settings
+from vidhook.receiver.config import Settings
+from vidhook.receiver.errors import BadRequest, ConfigError
+from vidhook.receiver.sources import Source, build_sources
+from vidhook.receiver.store import Store, open_store
+from vidhook.receiver.tasks.provider_api import ProviderApi
+from vidhook.receiver.tasks.submit import SubmitRequest, submit_task, task_labels, watch_task
 
 __all__ = ["register"]
 

@@ -1,4 +1,4 @@
-"""Run the fake provider for a demo: `python -m receiver.fake_provider --port 9100`."""
+"""Run the fake provider for a demo: `python -m vidhook.receiver.fake_provider --port 9100`."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import argparse
 
 import uvicorn
 
-from receiver.fake_provider.app import FakeProvider
-from receiver.fake_provider.shapes import DIALECTS
+from vidhook.receiver.fake_provider.app import FakeProvider
+from vidhook.receiver.fake_provider.shapes import DIALECTS
 
 
 def main() -> None:
     """Serve every fake provider on one port until interrupted."""
     parser = argparse.ArgumentParser(
-        prog="python -m receiver.fake_provider",
+        prog="python -m vidhook.receiver.fake_provider",
         description="Fake video-generation providers for trying vidhook out.",
     )
     parser.add_argument("--host", default="127.0.0.1")

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import httpx
 
-from receiver.fake_provider.shapes import DIALECTS, Dialect, FakeTask, Json
+from vidhook.receiver.fake_provider.shapes import DIALECTS, Dialect, FakeTask, Json
 
 __all__ = ["Failure", "FakeProvider", "Seen"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from receiver.errors import NotFound
-from receiver.providers import aioagi, ark, evolink, generic, seedanceapi, vibegen, videoapi
-from receiver.providers.base import CreatedTask, Provider, ProviderRequest
+from vidhook.receiver.errors import NotFound
+from vidhook.receiver.providers import aioagi, ark, evolink, generic, seedanceapi, vibegen, videoapi
+from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest
 
 __all__ = ["PROVIDERS", "CreatedTask", "Provider", "ProviderRequest", "get_provider"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import msgspec
 
-from receiver.config import SourceConfig
-from receiver.event import Status, TaskReport, is_terminal
-from receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
-from receiver.providers.reading import (
+from vidhook.receiver.config import SourceConfig
+from vidhook.receiver.event import Status, TaskReport, is_terminal
+from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
+from vidhook.receiver.providers.reading import (
     Clock,
     ErrorBody,
     api_url,

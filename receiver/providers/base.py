@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from receiver.config import SourceConfig
-from receiver.errors import BadRequest, UnreadablePayload
-from receiver.event import TaskReport
+from vidhook.receiver.config import SourceConfig
+from vidhook.receiver.errors import BadRequest, UnreadablePayload
+from vidhook.receiver.event import TaskReport
 
 __all__ = ["CreatedTask", "Provider", "ProviderRequest", "decode_payload"]
 

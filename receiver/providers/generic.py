@@ -12,11 +12,11 @@ from typing import TypeVar
 
 import msgspec
 
-from receiver.config import MappingConfig, SourceConfig
-from receiver.errors import ConfigError, UnreadablePayload
-from receiver.event import ErrorInfo, Status, TaskReport
-from receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
-from receiver.providers.reading import (
+from vidhook.receiver.config import MappingConfig, SourceConfig
+from vidhook.receiver.errors import ConfigError, UnreadablePayload
+from vidhook.receiver.event import ErrorInfo, Status, TaskReport
+from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
+from vidhook.receiver.providers.reading import (
     ErrorBody,
     UrlItem,
     error_info,

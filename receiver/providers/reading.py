@@ -12,8 +12,8 @@ from urllib.parse import quote
 
 import msgspec
 
-from receiver.errors import BadRequest, ConfigError, UnreadablePayload, UpstreamError
-from receiver.event import ErrorInfo, Status, to_rfc3339
+from vidhook.receiver.errors import BadRequest, ConfigError, UnreadablePayload, UpstreamError
+from vidhook.receiver.event import ErrorInfo, Status, to_rfc3339
 
 __all__ = [
     "STATUSES",

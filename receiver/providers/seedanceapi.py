@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import msgspec
 
-from receiver.config import SourceConfig
-from receiver.errors import UnreadablePayload
-from receiver.event import Status, TaskReport
-from receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
-from receiver.providers.reading import (
+from vidhook.receiver.config import SourceConfig
+from vidhook.receiver.errors import UnreadablePayload
+from vidhook.receiver.event import Status, TaskReport
+from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
+from vidhook.receiver.providers.reading import (
     UrlItem,
     api_url,
     checked_task_id,

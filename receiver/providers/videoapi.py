@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import msgspec
 
-from receiver.config import SourceConfig
-from receiver.event import Credits, Status, TaskReport
-from receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
-from receiver.providers.reading import (
+from vidhook.receiver.config import SourceConfig
+from vidhook.receiver.event import Credits, Status, TaskReport
+from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
+from vidhook.receiver.providers.reading import (
     ErrorBody,
     api_url,
     error_info,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from receiver.errors import ConfigError
-from receiver.event import Event
-from receiver.store.records import (
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.event import Event
+from vidhook.receiver.store.records import (
     AttemptRecord,
     DeliveryRow,
     DueDelivery,
@@ -138,11 +138,11 @@ class Store(Protocol):
 def open_store(url: str) -> Store:
     """The store for a `store.url`: `sqlite:///path` or `postgresql://...`."""
     if url.startswith("sqlite://"):
-        from receiver.store.sqlite import SqliteStore
+        from vidhook.receiver.store.sqlite import SqliteStore
 
         return SqliteStore(url)
     if url.startswith(("postgresql://", "postgres://")):
-        from receiver.store.postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
+        from vidhook.receiver.store.postgres import PostgresStore  # type: ignore[import-not-found,unused-ignore]
 
         store: Store = PostgresStore(url)
         return store

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import aiosqlite
 import structlog
 
-from receiver.errors import StoreUnavailable
+from vidhook.receiver.errors import StoreUnavailable
 
 __all__ = ["GroupCommitWriter"]
 

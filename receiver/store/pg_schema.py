@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from receiver.errors import ConfigError
-from receiver.store.sql import migrations
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.store.sql import migrations
 
 __all__ = ["PgTarget", "migrate", "parse_target"]
 

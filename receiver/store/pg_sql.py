@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import msgspec
 
-from receiver.store.sql import load_queries
+from vidhook.receiver.store.sql import load_queries
 
 __all__ = ["PgQuery", "load_pg_queries", "pg_labels", "pg_value"]
 

@@ -15,14 +15,14 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from receiver.errors import StoreUnavailable
-from receiver.event import STATUS_RANK, Event, new_id, rfc3339
-from receiver.store.pg_listen import CHANNEL, DeliveryListener
-from receiver.store.pg_schema import migrate, parse_target
-from receiver.store.pg_sql import pg_labels
-from receiver.store.postgres_reads import UNAVAILABLE, Q
-from receiver.store.postgres_tasks import PostgresTaskMethods
-from receiver.store.records import (
+from vidhook.receiver.errors import StoreUnavailable
+from vidhook.receiver.event import STATUS_RANK, Event, new_id, rfc3339
+from vidhook.receiver.store.pg_listen import CHANNEL, DeliveryListener
+from vidhook.receiver.store.pg_schema import migrate, parse_target
+from vidhook.receiver.store.pg_sql import pg_labels
+from vidhook.receiver.store.postgres_reads import UNAVAILABLE, Q
+from vidhook.receiver.store.postgres_tasks import PostgresTaskMethods
+from vidhook.receiver.store.records import (
     AttemptRecord,
     DueDelivery,
     IngestResult,

@@ -9,10 +9,10 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from receiver.errors import StoreUnavailable
-from receiver.event import Event
-from receiver.store.pg_sql import load_pg_queries, pg_labels
-from receiver.store.records import (
+from vidhook.receiver.errors import StoreUnavailable
+from vidhook.receiver.event import Event
+from vidhook.receiver.store.pg_sql import load_pg_queries, pg_labels
+from vidhook.receiver.store.records import (
     AttemptRecord,
     DeliveryRow,
     EventFilter,

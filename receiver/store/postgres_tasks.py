@@ -10,11 +10,11 @@ from typing import Any
 
 import msgspec
 
-from receiver.event import STATUS_RANK, Event, rfc3339
-from receiver.store.pg_listen import CHANNEL
-from receiver.store.pg_sql import PgQuery, load_pg_queries
-from receiver.store.postgres_reads import PostgresReads
-from receiver.store.records import REGISTERED, PollPlan, StoredEvent, TaskRecord
+from vidhook.receiver.event import STATUS_RANK, Event, rfc3339
+from vidhook.receiver.store.pg_listen import CHANNEL
+from vidhook.receiver.store.pg_sql import PgQuery, load_pg_queries
+from vidhook.receiver.store.postgres_reads import PostgresReads
+from vidhook.receiver.store.records import REGISTERED, PollPlan, StoredEvent, TaskRecord
 
 __all__ = ["PostgresTaskMethods"]
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 import msgspec
 
-from receiver.event import Event
+from vidhook.receiver.event import Event
 
 __all__ = [
     "REGISTERED",

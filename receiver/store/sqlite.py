@@ -11,10 +11,10 @@ from typing import Any, TypeVar
 import aiosqlite
 import msgspec
 
-from receiver.errors import StoreUnavailable
-from receiver.event import STATUS_RANK, Event, new_id, rfc3339
-from receiver.store.group_commit import GroupCommitWriter
-from receiver.store.records import (
+from vidhook.receiver.errors import StoreUnavailable
+from vidhook.receiver.event import STATUS_RANK, Event, new_id, rfc3339
+from vidhook.receiver.store.group_commit import GroupCommitWriter
+from vidhook.receiver.store.records import (
     AttemptRecord,
     DeliveryRow,
     DueDelivery,
@@ -26,8 +26,8 @@ from receiver.store.records import (
     SinkStats,
     StoredEvent,
 )
-from receiver.store.sql import load_queries, migrations
-from receiver.store.sqlite_tasks import SqliteTaskMethods
+from vidhook.receiver.store.sql import load_queries, migrations
+from vidhook.receiver.store.sqlite_tasks import SqliteTaskMethods
 
 __all__ = ["SqliteStore"]
 

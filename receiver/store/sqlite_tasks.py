@@ -11,9 +11,9 @@ from typing import Any
 import aiosqlite
 import msgspec
 
-from receiver.event import STATUS_RANK, Event, rfc3339
-from receiver.store.records import REGISTERED, PollPlan, StoredEvent, TaskRecord
-from receiver.store.sql import load_queries
+from vidhook.receiver.event import STATUS_RANK, Event, rfc3339
+from vidhook.receiver.store.records import REGISTERED, PollPlan, StoredEvent, TaskRecord
+from vidhook.receiver.store.sql import load_queries
 
 __all__ = ["SqliteTaskMethods"]
 

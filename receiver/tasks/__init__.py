@@ -7,10 +7,10 @@ providers that never call back, `confirm` re-reads callbacks of `confirm = true`
 
 from __future__ import annotations
 
-from receiver.services import Services
-from receiver.tasks.confirm import ConfirmWorker
-from receiver.tasks.poller import Poller
-from receiver.tasks.provider_api import ProviderApi
+from vidhook.receiver.services import Services
+from vidhook.receiver.tasks.confirm import ConfirmWorker
+from vidhook.receiver.tasks.poller import Poller
+from vidhook.receiver.tasks.provider_api import ProviderApi
 
 __all__ = ["task_workers"]
 

@@ -10,14 +10,14 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from receiver.admin.schemas import errors
-from receiver.api_auth import require_scope
-from receiver.errors import NotFound
-from receiver.services import Services
-from receiver.sources import Source
-from receiver.store.records import EventFilter, StoredEvent, TaskRecord
-from receiver.tasks.provider_api import ProviderApi
-from receiver.tasks.submit import (
+from vidhook.receiver.admin.schemas import errors
+from vidhook.receiver.api_auth import require_scope
+from vidhook.receiver.errors import NotFound
+from vidhook.receiver.services import Services
+from vidhook.receiver.sources import Source
+from vidhook.receiver.store.records import EventFilter, StoredEvent, TaskRecord
+from vidhook.receiver.tasks.provider_api import ProviderApi
+from vidhook.receiver.tasks.submit import (
     SubmitRequest,
     Submitted,
     WatchRequest,

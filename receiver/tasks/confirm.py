@@ -26,13 +26,13 @@ from typing import Literal
 import msgspec
 import structlog
 
-from receiver.errors import RateLimited, UpstreamError, VidhookError
-from receiver.event import STATUS_RANK, Event, TaskReport, is_terminal
-from receiver.services import Services
-from receiver.sources import Source
-from receiver.store.records import StoredEvent
-from receiver.tasks.poller import poll_delay
-from receiver.tasks.provider_api import ProviderApi, Queried, can_query
+from vidhook.receiver.errors import RateLimited, UpstreamError, VidhookError
+from vidhook.receiver.event import STATUS_RANK, Event, TaskReport, is_terminal
+from vidhook.receiver.services import Services
+from vidhook.receiver.sources import Source
+from vidhook.receiver.store.records import StoredEvent
+from vidhook.receiver.tasks.poller import poll_delay
+from vidhook.receiver.tasks.provider_api import ProviderApi, Queried, can_query
 
 __all__ = ["ConfirmWorker", "Verdict", "judge"]
 

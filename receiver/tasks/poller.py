@@ -17,13 +17,13 @@ from collections.abc import Callable
 
 import structlog
 
-from receiver.config import POLLED_PROVIDERS
-from receiver.errors import RateLimited, UpstreamError, VidhookError
-from receiver.event import ErrorInfo, TaskReport, is_terminal
-from receiver.services import Services
-from receiver.sources import Source
-from receiver.store.records import RawRequest, TaskRecord
-from receiver.tasks.provider_api import ProviderApi, can_query
+from vidhook.receiver.config import POLLED_PROVIDERS
+from vidhook.receiver.errors import RateLimited, UpstreamError, VidhookError
+from vidhook.receiver.event import ErrorInfo, TaskReport, is_terminal
+from vidhook.receiver.services import Services
+from vidhook.receiver.sources import Source
+from vidhook.receiver.store.records import RawRequest, TaskRecord
+from vidhook.receiver.tasks.provider_api import ProviderApi, can_query
 
 __all__ = ["MAX_BACKOFF", "Poller", "poll_delay"]
 

@@ -15,13 +15,13 @@ from urllib.parse import urlsplit
 import httpx
 import msgspec
 
-from receiver.errors import Conflict, RateLimited, UpstreamError, VidhookError
-from receiver.event import TaskReport
-from receiver.logs import redact
-from receiver.providers.base import ProviderRequest
-from receiver.sources import Source
-from receiver.store.records import RawRequest
-from routes.sinks.http import parse_retry_after
+from vidhook.receiver.errors import Conflict, RateLimited, UpstreamError, VidhookError
+from vidhook.receiver.event import TaskReport
+from vidhook.receiver.logs import redact
+from vidhook.receiver.providers.base import ProviderRequest
+from vidhook.receiver.sources import Source
+from vidhook.receiver.store.records import RawRequest
+from vidhook.routes.sinks.http import parse_retry_after
 
 __all__ = ["ProviderApi", "ProviderRateLimited", "Queried", "can_query", "provider_error"]
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import msgspec
 
-from receiver.config import Settings
-from receiver.errors import BadRequest, Conflict, UpstreamError, VidhookError
-from receiver.sources import Source, callback_url
-from receiver.store import Store
-from receiver.store.records import PollPlan, TaskRecord
-from receiver.tasks.provider_api import ProviderApi, can_query
+from vidhook.receiver.config import Settings
+from vidhook.receiver.errors import BadRequest, Conflict, UpstreamError, VidhookError
+from vidhook.receiver.sources import Source, callback_url
+from vidhook.receiver.store import Store
+from vidhook.receiver.store.records import PollPlan, TaskRecord
+from vidhook.receiver.tasks.provider_api import ProviderApi, can_query
 
 __all__ = [
     "ProviderReply",

@@ -13,13 +13,13 @@ from typing import Any
 
 import msgspec
 
-from receiver.errors import ConfigError
-from routes.sinks.base import Sink, SinkContext, SinkType
-from routes.sinks.email import EmailConfig, EmailSink
-from routes.sinks.file import FileConfig, FileSink
-from routes.sinks.http import HttpConfig, HttpSink
-from routes.sinks.log import LogConfig, LogSink
-from routes.sinks.slack import SlackConfig, SlackSink
+from vidhook.receiver.errors import ConfigError
+from vidhook.routes.sinks.base import Sink, SinkContext, SinkType
+from vidhook.routes.sinks.email import EmailConfig, EmailSink
+from vidhook.routes.sinks.file import FileConfig, FileSink
+from vidhook.routes.sinks.http import HttpConfig, HttpSink
+from vidhook.routes.sinks.log import LogConfig, LogSink
+from vidhook.routes.sinks.slack import SlackConfig, SlackSink
 
 __all__ = ["ENTRY_POINT_GROUP", "SINK_TYPES", "build_sinks", "load_sink_types"]
 

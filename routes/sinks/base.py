@@ -9,7 +9,7 @@ from typing import Annotated, Any, Protocol
 import httpx
 import msgspec
 
-from receiver.event import Event
+from vidhook.receiver.event import Event
 
 __all__ = [
     "Delivery",

@@ -17,9 +17,14 @@ from email.utils import formatdate
 
 import aiosmtplib
 
-from receiver.errors import ConfigError
-from routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
-from routes.templates import MessageTemplate, RenderError, compile_template, default_template
+from vidhook.receiver.errors import ConfigError
+from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
+from vidhook.routes.templates import (
+    MessageTemplate,
+    RenderError,
+    compile_template,
+    default_template,
+)
 
 __all__ = ["EmailConfig", "EmailSink"]
 

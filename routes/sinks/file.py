@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
+from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
 
 __all__ = ["FileConfig", "FileSink"]
 

@@ -34,9 +34,9 @@ from typing import Any, Literal
 import httpx
 import msgspec
 
-from receiver.errors import ConfigError
-from routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
-from routes.templates import MessageTemplate, RenderError, compile_template
+from vidhook.receiver.errors import ConfigError
+from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
+from vidhook.routes.templates import MessageTemplate, RenderError, compile_template
 
 __all__ = [
     "EXCERPT_CHARS",

@@ -7,7 +7,7 @@ from typing import Any, Literal
 import msgspec
 import structlog
 
-from routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext
+from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext
 
 __all__ = ["LogConfig", "LogSink", "log_fields"]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import msgspec
 
-from receiver.event import Event
-from routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
-from routes.sinks.http import USER_AGENT, check_url, outcome, post
-from routes.templates import (
+from vidhook.receiver.event import Event
+from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
+from vidhook.routes.sinks.http import USER_AGENT, check_url, outcome, post
+from vidhook.routes.templates import (
     STATUS_EMOJI,
     RenderError,
     compile_template,

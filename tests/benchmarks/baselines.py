@@ -18,7 +18,7 @@ from typing import Any
 import uvicorn
 from litestar import Litestar, post
 
-from receiver.cli.service import tune_gc
+from vidhook.receiver.cli.service import tune_gc
 
 PATHS = ["/hooks/{source:str}", "/hooks/{source:str}/{token:str}"]
 

@@ -13,8 +13,8 @@ import sqlite3
 
 import pytest
 
-from receiver.store.records import EventFilter
 from tests.drive import HOOK_PATH, SOURCE_CONFIG, vibegen_callback
+from vidhook.receiver.store.records import EventFilter
 
 _PAD = "x" * 20_000  # large enough that the row needs new pages
 

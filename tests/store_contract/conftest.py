@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from receiver.store import Store, open_store
 from tests.pg import postgres_database
+from vidhook.receiver.store import Store, open_store
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from receiver.event import Event, Status, event_type, new_id
-from receiver.store.records import RawRequest, Router
+from vidhook.receiver.event import Event, Status, event_type, new_id
+from vidhook.receiver.store.records import RawRequest, Router
 
 __all__ = ["RAW", "T0", "at", "make_event", "route_to"]
 

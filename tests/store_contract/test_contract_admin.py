@@ -3,8 +3,8 @@ replays, retries, sink stats, the rejection log and pruning."""
 
 from __future__ import annotations
 
-from receiver.store.records import EventFilter, Rejection
 from tests.stored_events import RAW, ingest_many, kill_delivery, make_event
+from vidhook.receiver.store.records import EventFilter, Rejection
 
 
 def route_to(*sinks: str):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from receiver.store.records import AttemptRecord
 from tests.store_contract.samples import RAW, T0, at, make_event, route_to
+from vidhook.receiver.store.records import AttemptRecord
 
 
 async def _events(store, count: int, *sinks: str) -> list[str]:

@@ -7,9 +7,9 @@ import asyncio
 import msgspec
 import pytest
 
-from receiver.event import Event, new_id
-from receiver.store.records import EventFilter
 from tests.store_contract.samples import RAW, make_event, route_to
+from vidhook.receiver.event import Event, new_id
+from vidhook.receiver.store.records import EventFilter
 
 
 async def test_a_new_event_is_stored_with_its_raw_request(store):

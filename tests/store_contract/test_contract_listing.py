@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from receiver.store.records import AttemptRecord, EventFilter
 from tests.store_contract.samples import RAW, T0, at, make_event, route_to
+from vidhook.receiver.store.records import AttemptRecord, EventFilter
 
 
 async def _history(store) -> list[str]:

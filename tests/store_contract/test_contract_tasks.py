@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from receiver.store.records import EventFilter, PollPlan
 from tests.store_contract.samples import RAW, T0, make_event, route_to
+from vidhook.receiver.store.records import EventFilter, PollPlan
 
 
 def _plan(next_at: float = T0, interval: float = 10.0) -> PollPlan:

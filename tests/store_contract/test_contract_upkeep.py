@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from receiver.store import open_store
-from receiver.store.records import AttemptRecord, EventFilter, PollPlan, Rejection
 from tests.store_contract.samples import RAW, T0, at, make_event, route_to
+from vidhook.receiver.store import open_store
+from vidhook.receiver.store.records import AttemptRecord, EventFilter, PollPlan, Rejection
 
 
 async def test_prune_deletes_old_history_but_never_pending_work(store):

@@ -7,17 +7,17 @@ import json
 
 import pytest
 
-from receiver.cli import main
-from receiver.config import (
+from tests.provider_harness import eventually
+from tests.tasks.test_tasks_submit import source_toml
+from vidhook.receiver.cli import main
+from vidhook.receiver.config import (
     NO_DEFAULT_BASE_URL,
     POLLED_PROVIDERS,
     check_polled_sources,
     parse_settings,
 )
-from receiver.errors import ConfigError
-from receiver.providers import PROVIDERS
-from tests.provider_harness import eventually
-from tests.tasks.test_tasks_submit import source_toml
+from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.providers import PROVIDERS
 
 
 def cli_config(tmp_path, sources: str) -> str:

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from receiver.event import ErrorInfo, Event, TaskReport, event_type, new_id
-from receiver.tasks.confirm import judge
 from tests.conftest import fixture_json
 from tests.provider_harness import HOOK, SUBMITTER, eventually
 from tests.tasks.test_tasks_submit import OUT, SUBMIT, source_toml
+from vidhook.receiver.event import ErrorInfo, Event, TaskReport, event_type, new_id
+from vidhook.receiver.tasks.confirm import judge
 
 
 def callback(task_id: str, status: str = "completed") -> dict[str, object]:

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from receiver.store.records import PollPlan
-from receiver.tasks.poller import MAX_BACKOFF, poll_delay
 from tests.provider_harness import ADMIN, SUBMITTER, eventually
 from tests.tasks.test_tasks_submit import SUBMIT, source_toml
+from vidhook.receiver.store.records import PollPlan
+from vidhook.receiver.tasks.poller import MAX_BACKOFF, poll_delay
 
 
 def gaps(times: list[float]) -> list[float]:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from receiver.providers import PROVIDERS
 from tests.provider_harness import (
     ADMIN,
     API_KEY,
@@ -19,6 +18,7 @@ from tests.provider_harness import (
     eventually,
     trusting,
 )
+from vidhook.receiver.providers import PROVIDERS
 
 PROVIDER_NAMES = ["vibegen", "evolink", "ark", "videoapi", "seedanceapi", "aioagi"]
 

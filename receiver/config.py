@@ -11,15 +11,19 @@ from typing import Any, Literal
 import msgspec
 
 from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.providers import PROVIDER_NAMES, PROVIDERS, ProviderName, SourceConfig
+from vidhook.receiver.providers.source_config import (
+    ConfigStruct,
+    HmacConfig,
+    StandardWebhooksConfig,
+)
 
 __all__ = [
-    "NO_DEFAULT_BASE_URL",
-    "POLLED_PROVIDERS",
     "PROVIDER_NAMES",
     "ApiToken",
     "HmacConfig",
     "LogConfig",
-    "MappingConfig",
+    "ProviderName",
     "RuleConfig",
     "ServerConfig",
     "Settings",
@@ -32,68 +36,8 @@ __all__ = [
     "parse_settings",
 ]
 
-ProviderName = Literal["vibegen", "evolink", "videoapi", "seedanceapi", "aioagi", "ark", "generic"]
-PROVIDER_NAMES: tuple[str, ...] = ProviderName.__args__  # type: ignore[attr-defined]
 Scope = Literal["read", "admin", "submit"]
-
-
-class _Config(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
-    """Base for config sections: unknown keys are refused, so typos fail at load."""
-
-
-class HmacConfig(_Config):
-    """An HMAC signature over the raw body, or over a template such as `{timestamp}.{body}`."""
-
-    secret: str | list[str]
-    header: str = "X-Signature"
-    algorithm: Literal["sha256", "sha512"] = "sha256"
-    encoding: Literal["hex", "base64"] = "hex"
-    prefix: str = ""
-    template: str = "{body}"
-    timestamp_header: str | None = None
-    tolerance: int = 300
-
-
-class StandardWebhooksConfig(_Config):
-    """Standard Webhooks verification (`webhook-id`, `webhook-timestamp`, `webhook-signature`)."""
-
-    secret: str | list[str]
-    tolerance: int = 300
-
-
-class MappingConfig(_Config):
-    """Dotted paths that locate a generic provider's fields in its JSON body."""
-
-    task_id: str
-    status: str
-    video_urls: str | None = None
-    error: str | None = None
-    model: str | None = None
-    progress: str | None = None
-    created_at: str | None = None
-    finished_at: str | None = None
-
-
-class SourceConfig(_Config):
-    """One inbound channel of one provider kind."""
-
-    provider: ProviderName
-    tokens: list[str] = []
-    hmac: HmacConfig | None = None
-    standard_webhooks: StandardWebhooksConfig | None = None
-    allow_ips: list[str] = []
-    trusted_proxies: list[str] = []
-    api_key: str | None = None
-    base_url: str | None = None
-    confirm: bool = False
-    poll_interval: float = 10.0
-    poll_timeout: float = 1800.0
-    max_polls_in_flight: int = 8
-    mapping: MappingConfig | None = None
-    statuses: dict[str, str] = {}
-    labels: dict[str, str] = {}
-    rate_limit: float | None = None
-    rate_burst: int | None = None
+_Config = ConfigStruct
 
 
 class ServerConfig(_Config):
@@ -204,8 +148,41 @@ def _decode(tree: dict[str, Any], origin: str) -> Settings:
             try:
                 msgspec.convert(value, SourceConfig)
             except msgspec.ValidationError as exc:
-                raise ConfigError(f"{origin}: {_describe(exc, f'sources.{name}')}") from None
+                message = _source_error(value, exc, f"sources.{name}")
+                raise ConfigError(f"{origin}: {message}") from None
     raise ConfigError(f"{origin}: {_describe(error, '')}") from None
+
+
+def _source_error(source: object, exc: msgspec.ValidationError, where: str) -> str:
+    """A source's decoding error in its provider's terms: the valid provider names when
+    `provider` is wrong, whose option a misplaced key is, which option is missing."""
+    if not isinstance(source, dict):
+        return _describe(exc, where)
+    provider = source.get("provider")
+    choices = f"one of {', '.join(PROVIDER_NAMES)}"
+    if provider is None:
+        return f"{where}.provider: missing; every source names its provider, {choices}"
+    if not isinstance(provider, str) or provider not in PROVIDERS:
+        return f"{where}.provider: unknown provider {provider!r}; use {choices}"
+    found = _SOURCE_KEY.fullmatch(str(exc))
+    if found is None:
+        return _describe(exc, where)
+    key = found["key"]
+    if found["missing"]:
+        return f"{where}.{key}: missing; a {provider} source needs it"
+    owners = [name for name, p in PROVIDERS.items() if key in p.config.__struct_fields__]
+    if owners:
+        return (
+            f"unknown key `{where}.{key}` for a {provider} source; `{key}` is an option of"
+            f" {', '.join(owners)} sources"
+        )
+    return _describe(exc, where)
+
+
+# An unknown or missing key of the source table itself (not of a table inside it).
+_SOURCE_KEY = re.compile(
+    r"Object (?:contains unknown field|(?P<missing>missing required field)) `(?P<key>[^`]*)`"
+)
 
 
 _MSGSPEC_ERROR = re.compile(r"(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
@@ -231,23 +208,10 @@ def _check_sources(settings: Settings, origin: str) -> None:
             raise ConfigError(
                 f"{where}: a source name may hold only letters, digits, '-', '_', '.'"
             )
-        if source.provider == "generic" and source.mapping is None:
-            raise ConfigError(f"{where}: provider 'generic' needs a `mapping` of dotted paths")
-        bad = {w: s for w, s in source.statuses.items() if s not in _STATUSES}
-        if bad:
-            raise ConfigError(
-                f"{where}.statuses: unknown target status {bad}; use one of {_STATUSES}"
-            )
         _check_provider_api(source, where)
     for token in settings.api_tokens:
         if len(token.token) < 16:
             raise ConfigError(f"{origin}: api_tokens.{token.name}: token must be 16+ characters")
-
-
-_STATUSES = ("pending", "processing", "completed", "failed", "cancelled", "expired")
-# Providers that never call back, so vidhook polls them; and those with no default address.
-POLLED_PROVIDERS = ("videoapi", "seedanceapi", "aioagi")
-NO_DEFAULT_BASE_URL = ("videoapi",)
 
 
 def _check_provider_api(source: SourceConfig, where: str) -> None:
@@ -257,9 +221,9 @@ def _check_provider_api(source: SourceConfig, where: str) -> None:
             raise ConfigError(f"{where}.{field}: must be above 0")
     if not source.confirm:
         return
-    if source.provider == "generic":
+    if PROVIDERS[source.provider].task_api is None:
         raise ConfigError(
-            f"{where}.confirm: a generic source has no task API to confirm callbacks with"
+            f"{where}.confirm: a {source.provider} source has no task API to confirm callbacks with"
         )
     _require_task_api(source, where, f"confirm = true reads each task back from {source.provider}")
 
@@ -271,7 +235,7 @@ def check_polled_sources(settings: Settings, origin: str = "<config>") -> None:
     embedded default has one of each provider and no keys).
     """
     for name, source in settings.sources.items():
-        if source.provider in POLLED_PROVIDERS:
+        if not PROVIDERS[source.provider].calls_back:
             why = f"{source.provider} never calls back, so vidhook polls its tasks"
             _require_task_api(source, f"{origin}: sources.{name}", why)
 
@@ -279,7 +243,7 @@ def check_polled_sources(settings: Settings, origin: str = "<config>") -> None:
 def _require_task_api(source: SourceConfig, where: str, why: str) -> None:
     if source.api_key is None:
         raise ConfigError(f"{where}.api_key: {why}, which needs the provider's API key")
-    if source.provider in NO_DEFAULT_BASE_URL and not source.base_url:
+    if PROVIDERS[source.provider].needs_base_url and not source.base_url:
         raise ConfigError(
             f"{where}.base_url: {why}, and {source.provider} has no public address; set it"
         )

@@ -9,12 +9,18 @@ import secrets
 
 import msgspec
 
-from vidhook.receiver.config import ApiToken, RuleConfig, Settings, SourceConfig, StoreConfig
+from vidhook.receiver.config import ApiToken, RuleConfig, Settings, StoreConfig
+from vidhook.receiver.providers import PROVIDERS
 from vidhook.receiver.store import Store
 
 __all__ = ["DEFAULT_PROVIDERS", "default_settings", "default_store_url"]
 
-DEFAULT_PROVIDERS = ("vibegen", "evolink", "ark", "videoapi", "seedanceapi", "aioagi")
+# Every provider whose source needs nothing but a token (generic needs its `mapping`).
+DEFAULT_PROVIDERS = tuple(
+    name
+    for name, provider in PROVIDERS.items()
+    if not any(field.required for field in msgspec.structs.fields(provider.config))
+)
 _META_KEY = "default_tokens"
 
 
@@ -40,10 +46,7 @@ async def default_settings(store: Store) -> Settings:
     return Settings(
         store=StoreConfig(url=store.url),
         api_tokens=[ApiToken(name="admin", token=tokens["admin"], scopes=["read", "admin"])],
-        sources={
-            name: SourceConfig(provider=name, tokens=[tokens[name]])  # type: ignore[arg-type]
-            for name in DEFAULT_PROVIDERS
-        },
+        sources={name: PROVIDERS[name].config(tokens=[tokens[name]]) for name in DEFAULT_PROVIDERS},
         sinks={"log": {"type": "log"}, "events-file": {"type": "file", "path": "events.jsonl"}},
         rules=[RuleConfig(name="everything", sinks=["log", "events-file"])],
     )

@@ -178,8 +178,8 @@ def _take_turn(source: Source, now: float) -> None:
 
 def _read(source: Source, body: bytes, max_depth: int) -> TaskReport:
     """The provider's report in the body, once the body is known to be worth decoding."""
-    reader = source.provider.read_callback
-    if reader is None:
+    callbacks = source.provider.callbacks
+    if callbacks is None:
         raise NotFound(
             f"source {source.name!r} is a {source.config.provider} source, which never calls"
             " back; vidhook polls its tasks instead",
@@ -202,7 +202,7 @@ def _read(source: Source, body: bytes, max_depth: int) -> TaskReport:
             f"JSON body nests deeper than {max_depth} levels (server.max_json_depth)",
             code="json_too_deep",
         )
-    return reader(body, source.config)
+    return callbacks.read(body, source.config)
 
 
 def _signature_headers(config: SourceConfig) -> frozenset[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
 from vidhook.receiver.config import Settings, SourceConfig
@@ -21,7 +22,7 @@ class Source:
 
     name: str
     config: SourceConfig
-    provider: Provider
+    provider: Provider[Any]
     verifier: SourceVerifier
     limiter: TokenBucket | None
 

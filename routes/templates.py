@@ -165,7 +165,7 @@ def _sample_event() -> Event:
         id="01890000-0000-7000-8000-000000000000",
         type="task.completed",
         source="sample",
-        provider="generic",
+        provider="sample",
         task_id="task-1",
         status="completed",
         provider_status="done",

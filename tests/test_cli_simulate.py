@@ -10,8 +10,10 @@ import pytest
 
 from tests.conftest import start_vidhook
 from vidhook.receiver.cli import main
-from vidhook.receiver.config import SourceConfig, load_settings, parse_settings
-from vidhook.receiver.simulate import callback_body, generic_body
+from vidhook.receiver.config import load_settings, parse_settings
+from vidhook.receiver.providers.ark import ArkSource
+from vidhook.receiver.providers.vibegen import VibegenSource
+from vidhook.receiver.simulate import callback_body
 from vidhook.receiver.store.records import EventFilter
 
 CONFIG = """
@@ -125,12 +127,11 @@ async def test_a_wrong_token_is_reported_with_vidhooks_answer(running, capsys, t
 
 
 def test_payloads_follow_the_fixture_shapes():
-    source = SourceConfig(provider="vibegen")
-    vibegen = json.loads(callback_body("vibegen", "completed", source, 1_700_000_000))
+    vibegen = json.loads(callback_body("completed", VibegenSource(), 1_700_000_000))
     assert vibegen["event"] == "task.completed" and vibegen["video_url"].startswith("https://")
     assert vibegen["completed_at"] == "2023-11-14T22:13:20Z"
-    ark = json.loads(callback_body("ark", "failed", source, 1_700_000_000))
+    ark = json.loads(callback_body("failed", ArkSource(), 1_700_000_000))
     assert ark["status"] == "failed" and ark["error"]["code"]
     settings = parse_settings(CONFIG.replace("{db}", "unused.db"), env={})
-    partner = generic_body("failed", settings.sources["partner"])
+    partner = json.loads(callback_body("failed", settings.sources["partner"], 1_700_000_000))
     assert partner["data"]["state"] == "error" and partner["data"]["error"]["message"]

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vidhook.receiver.config import PROVIDER_NAMES, MappingConfig, SourceConfig
+from vidhook.receiver.config import PROVIDER_NAMES, SourceConfig
 from vidhook.receiver.errors import (
     BadRequest,
     ConfigError,
@@ -34,12 +34,12 @@ from vidhook.receiver.providers import (
     vibegen,
     videoapi,
 )
-from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest
+from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest, TaskApi
+from vidhook.receiver.providers.generic import GenericSource, MappingConfig
 
 FIXTURES = Path(__file__).parent / "fixtures" / "providers"
 
-GENERIC_SOURCE = SourceConfig(
-    provider="generic",
+GENERIC_SOURCE = GenericSource(
     mapping=MappingConfig(
         task_id="data.id",
         status="data.state",
@@ -290,13 +290,20 @@ ERROR_CASES: list[tuple[str, str, str, str]] = [
 NOT_ANSWERS = {("aioagi", "create_request.json")}
 
 
+def task_api(provider: str) -> TaskApi[Any]:
+    api = PROVIDERS[provider].task_api
+    assert api is not None, f"{provider} has no task API"
+    return api
+
+
 def read(provider: str, reader: str, body: bytes) -> Any:
-    dialect = PROVIDERS[provider]
     if reader == "read_created":
-        return dialect.read_created(body)
-    read_task = getattr(dialect, reader)
-    assert read_task is not None, f"{provider} has no {reader}"
-    return read_task(body, source_for(provider))
+        return task_api(provider).read_created(body)
+    if reader == "read_query":
+        return task_api(provider).read_query(body, source_for(provider))
+    callbacks = PROVIDERS[provider].callbacks
+    assert callbacks is not None, f"{provider} does not call back"
+    return callbacks.read(body, source_for(provider))
 
 
 @pytest.mark.parametrize(("provider", "name", "reader", "expected"), TASK_CASES)
@@ -308,13 +315,14 @@ def test_fixture_reads_as_expected(
 
 @pytest.mark.parametrize("provider", ["evolink", "ark"])
 def test_callback_and_query_read_alike(provider: str) -> None:
-    dialect = PROVIDERS[provider]
-    assert dialect.read_callback is dialect.read_query
+    callbacks = PROVIDERS[provider].callbacks
+    assert callbacks is not None
+    assert callbacks.read is task_api(provider).read_query
 
 
 @pytest.mark.parametrize(("provider", "name", "expected"), CREATED_CASES)
 def test_create_answer_reads_as_expected(provider: str, name: str, expected: CreatedTask) -> None:
-    assert PROVIDERS[provider].read_created(fixture(provider, name)) == expected
+    assert task_api(provider).read_created(fixture(provider, name)) == expected
 
 
 @pytest.mark.parametrize(("provider", "name", "reader", "message"), ERROR_CASES)
@@ -372,9 +380,13 @@ def test_public_surface_exists(module: ModuleType) -> None:
 
 
 def test_which_providers_call_back() -> None:
-    calling = {name for name, dialect in PROVIDERS.items() if dialect.accepts_callbacks}
+    calling = {name for name, dialect in PROVIDERS.items() if dialect.calls_back}
     assert calling == {"vibegen", "evolink", "ark", "generic"}
-    https_only = {name for name, dialect in PROVIDERS.items() if dialect.callback_requires_https}
+    https_only = {
+        name
+        for name, dialect in PROVIDERS.items()
+        if dialect.callbacks is not None and dialect.callbacks.requires_https
+    }
     assert https_only == {"evolink"}
 
 
@@ -401,7 +413,7 @@ def test_which_providers_call_back() -> None:
 )
 def test_query_request(provider: str, request_: ProviderRequest) -> None:
     dialect = PROVIDERS[provider]
-    assert dialect.query_request(dialect.default_base_url, "t/1?x") == request_
+    assert task_api(provider).query_request(dialect.default_base_url, "t/1?x") == request_
 
 
 def test_videoapi_query_needs_a_configured_base_url() -> None:
@@ -413,9 +425,9 @@ def test_videoapi_query_needs_a_configured_base_url() -> None:
     )
 
 
-def test_generic_has_no_query_api() -> None:
-    with pytest.raises(ConfigError, match="callbacks only"):
-        generic.query_request("https://partner.example", "t1")
+def test_generic_has_no_task_api() -> None:
+    assert PROVIDERS["generic"].task_api is None
+    assert not PROVIDERS["generic"].needs_base_url
 
 
 @pytest.mark.parametrize("provider", ["vibegen", "evolink", "ark", "aioagi", "seedanceapi"])
@@ -423,7 +435,7 @@ def test_generic_has_no_query_api() -> None:
 def test_query_request_refuses_empty_task_id(provider: str, task_id: str) -> None:
     dialect = PROVIDERS[provider]
     with pytest.raises(BadRequest):
-        dialect.query_request(dialect.default_base_url, task_id)
+        task_api(provider).query_request(dialect.default_base_url, task_id)
 
 
 @pytest.mark.parametrize(
@@ -440,7 +452,7 @@ def test_query_request_refuses_empty_task_id(provider: str, task_id: str) -> Non
 def test_submit_url(provider: str, url: str) -> None:
     dialect = PROVIDERS[provider]
     base = dialect.default_base_url or "https://videoapi.example.com"
-    assert base + dialect.submit_path == url
+    assert base + task_api(provider).submit_path == url
 
 
 # --- status words and task ids ----------------------------------------------------------------
@@ -524,8 +536,7 @@ def test_aioagi_without_status_is_unreadable() -> None:
 
 
 def test_generic_reads_list_indices_and_single_urls() -> None:
-    source = SourceConfig(
-        provider="generic",
+    source = GenericSource(
         mapping=MappingConfig(
             task_id="jobs.0.id", status="jobs.0.state", video_urls="jobs.0.files.1"
         ),
@@ -547,12 +558,6 @@ def test_generic_reads_list_indices_and_single_urls() -> None:
 def test_generic_names_the_path_of_a_misshapen_field(body: bytes, path: str) -> None:
     with pytest.raises(UnreadablePayload, match=rf"`{path}`"):
         generic.read_body(body, GENERIC_SOURCE)
-
-
-def test_generic_create_answer_finds_the_id() -> None:
-    assert generic.read_created(b'{"data": {"id": 12}}') == CreatedTask("12")
-    with pytest.raises(UnreadablePayload, match="task id"):
-        generic.read_created(b'{"ok": true}')
 
 
 def test_video_urls_only_when_completed() -> None:
@@ -592,14 +597,15 @@ def all_readers() -> list[tuple[str, Reader]]:
     readers: list[tuple[str, Reader]] = []
     for name, dialect in PROVIDERS.items():
         source = source_for(name)
-        readers.append((f"{name}.read_created", dialect.read_created))
-        readers.append((f"{name}.read_query", _bind(dialect.read_query, source)))
-        if dialect.read_callback is not None:
-            readers.append((f"{name}.read_callback", _bind(dialect.read_callback, source)))
+        if dialect.task_api is not None:
+            readers.append((f"{name}.read_created", dialect.task_api.read_created))
+            readers.append((f"{name}.read_query", _bind(dialect.task_api.read_query, source)))
+        if dialect.callbacks is not None:
+            readers.append((f"{name}.read_callback", _bind(dialect.callbacks.read, source)))
     return readers
 
 
-def _bind(reader: Callable[[bytes, SourceConfig], TaskReport], source: SourceConfig) -> Reader:
+def _bind(reader: Callable[[bytes, Any], TaskReport], source: SourceConfig) -> Reader:
     return lambda body: reader(body, source)
 
 

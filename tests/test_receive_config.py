@@ -146,7 +146,11 @@ def test_the_check_command_exits_2_naming_the_key(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("toml", "says"),
     [
-        ('[sources.a]\nprovider = "nope"\n', "sources.a.provider: Invalid enum value 'nope'"),
+        (
+            '[sources.a]\nprovider = "nope"\n',
+            "sources.a.provider: unknown provider 'nope'; use one of vibegen, evolink, ark,"
+            " videoapi, seedanceapi, aioagi, generic",
+        ),
         ('[server]\nport = "eighty"\n', "server.port: Expected `int`, got `str`"),
         ("[sources.a\n", "not valid TOML"),
     ],

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from vidhook.receiver import verify
 from vidhook.receiver.config import HmacConfig, SourceConfig, StandardWebhooksConfig
 from vidhook.receiver.errors import ConfigError, Unauthorized
+from vidhook.receiver.providers.vibegen import VibegenSource
 from vidhook.receiver.verify import InboundRequest, SourceVerifier, client_address, verify_request
 
 NOW = 1_700_000_000.0
@@ -25,7 +26,7 @@ WHSEC = "whsec_" + base64.b64encode(b"standard-webhooks-key-32-bytes!!").decode(
 
 
 def source(**fields: Any) -> SourceConfig:
-    return SourceConfig(provider="generic", **fields)
+    return VibegenSource(**fields)
 
 
 def request(

@@ -46,7 +46,7 @@ class SourcesController(Controller):
         items = []
         for name, source in services.sources.items():
             url = None
-            if source.provider.accepts_callbacks:
+            if source.provider.calls_back:
                 url = callback_url(services.settings, name)
                 if source.config.tokens and not reveal:
                     url = url.rsplit("/", 1)[0] + "/[redacted]"

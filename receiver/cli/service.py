@@ -16,6 +16,7 @@ from vidhook.receiver.cli.config_source import add_config_argument, config_path,
 from vidhook.receiver.config import Settings, check_polled_sources, load_settings
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.logs import configure_logging
+from vidhook.receiver.providers import PROVIDERS
 from vidhook.receiver.sources import callback_url
 from vidhook.receiver.store import open_store
 
@@ -112,7 +113,7 @@ def _print_default_banner(settings: Settings) -> None:
     print(f"  store: {settings.store.url}; events go to the log and ./events.jsonl")
     print("  callback URLs (give each to its provider as callback_url):")
     for name, source in settings.sources.items():
-        kind = "callback" if source.provider in ("vibegen", "evolink", "ark") else "polled"
+        kind = "callback" if PROVIDERS[source.provider].calls_back else "polled"
         print(f"    {name:12} {callback_url(settings, name)}  ({kind})")
     print(f"  admin API token (Authorization: Bearer ...): {settings.api_tokens[0].token}")
     print("  write a config file to add sinks and rules: see deploy/vidhook.example.toml")

@@ -6,8 +6,7 @@ import argparse
 
 import uvicorn
 
-from vidhook.receiver.fake_provider.app import FakeProvider
-from vidhook.receiver.fake_provider.shapes import DIALECTS
+from vidhook.receiver.fake_provider.app import FAKE_APIS, FakeProvider
 
 
 def main() -> None:
@@ -24,7 +23,7 @@ def main() -> None:
     args = parser.parse_args()
     fake = FakeProvider(delay=args.delay, outcome=args.outcome, api_key=args.api_key)
     print("fake providers; set each source's base_url to:")
-    for name in DIALECTS:
+    for name in FAKE_APIS:
         print(f"  {name:12} http://{args.host}:{args.port}/{name}")
     uvicorn.run(fake, host=args.host, port=args.port, lifespan="off", log_level="warning")
 

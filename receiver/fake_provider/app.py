@@ -20,9 +20,17 @@ from typing import Any, Literal
 
 import httpx
 
-from vidhook.receiver.fake_provider.shapes import DIALECTS, Dialect, FakeTask, Json
+from vidhook.receiver.providers import PROVIDERS
+from vidhook.receiver.providers.samples import FakeApi, FakeTask, Json
 
-__all__ = ["Failure", "FakeProvider", "Seen"]
+__all__ = ["FAKE_APIS", "Failure", "FakeProvider", "Seen"]
+
+# Each provider with a task API, as its module says the fake should speak it.
+FAKE_APIS: dict[str, FakeApi] = {
+    name: provider.task_api.fake
+    for name, provider in PROVIDERS.items()
+    if provider.task_api is not None
+}
 
 Kind = Literal["create", "query", "any"]
 
@@ -86,9 +94,12 @@ class FakeProvider:
     ) -> str:
         """Create a task as if through the API; its id."""
         task_id = f"{provider}-{secrets.token_hex(6)}"
-        task = FakeTask(provider, task_id, model, self.outcome, time.monotonic() + self.delay, url)
+        finish_at = time.monotonic() + self.delay
+        task = FakeTask(
+            provider, task_id, model, self.outcome, finish_at, url, poll_interval=self.poll_interval
+        )
         self.tasks[task_id] = task
-        if url and DIALECTS[provider].callback is not None:
+        if url and FAKE_APIS[provider].callback is not None:
             self._spawn(self._call_back(task))
         return task_id
 
@@ -124,7 +135,7 @@ class FakeProvider:
         self, method: str, path: str, headers: dict[str, str], body: bytes
     ) -> tuple[int, Json, list[tuple[bytes, bytes]]]:
         provider, _, rest = path.lstrip("/").partition("/")
-        dialect = DIALECTS.get(provider)
+        dialect = FAKE_APIS.get(provider)
         if dialect is None:
             return 404, {"error": {"message": f"no provider {provider!r} here"}}, []
         rest = "/" + rest
@@ -156,18 +167,15 @@ class FakeProvider:
                 return self.failures.pop(i)
         return None
 
-    def _create(self, provider: str, dialect: Dialect, payload: Json) -> Json:
+    def _create(self, provider: str, dialect: FakeApi, payload: Json) -> Json:
         url = payload.get("callback_url")
         model = str(payload.get("model") or "seedance-1.0")
         task_id = self.add_task(provider, model=model, url=url if isinstance(url, str) else None)
-        answer = dialect.created(self.tasks[task_id])
-        if provider == "videoapi":
-            answer["poll_interval_seconds"] = self.poll_interval
-        return answer
+        return dialect.created(self.tasks[task_id])
 
-    async def _query(self, dialect: Dialect, task_id: str) -> tuple[int, Json, list[Any]]:
+    async def _query(self, dialect: FakeApi, task_id: str) -> tuple[int, Json, list[Any]]:
         task = self.tasks.get(task_id)
-        if task is None or DIALECTS[task.provider] is not dialect:
+        if task is None or FAKE_APIS[task.provider] is not dialect:
             return 404, dialect.error(404, "Task not found"), []
         self.querying += 1
         self.most_querying = max(self.most_querying, self.querying)
@@ -183,7 +191,7 @@ class FakeProvider:
         task.add_done_callback(self._background.discard)
 
     async def _call_back(self, task: FakeTask) -> None:
-        dialect = DIALECTS[task.provider]
+        dialect = FAKE_APIS[task.provider]
         assert dialect.callback is not None and task.callback_url is not None
         await asyncio.sleep(max(0.0, task.finish_at - time.monotonic()))
         body = dialect.callback(task, dialect.words[task.status()])
@@ -199,7 +207,7 @@ class FakeProvider:
                 await asyncio.sleep(0.5 * 2**attempt)
 
 
-def _route(dialect: Dialect, method: str, rest: str, payload: Json | None) -> tuple[str, str]:
+def _route(dialect: FakeApi, method: str, rest: str, payload: Json | None) -> tuple[str, str]:
     """Which call a request is (`create`, `query` or `unknown`) and the task id it names."""
     if method == "POST" and rest == dialect.create_path:
         return "create", ""

@@ -11,12 +11,19 @@ something known or the source's `poll_timeout` ends it.
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 
-from vidhook.receiver.config import SourceConfig
 from vidhook.receiver.errors import UnreadablePayload
 from vidhook.receiver.event import Status, TaskReport
-from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
+from vidhook.receiver.providers.base import (
+    CreatedTask,
+    Provider,
+    ProviderRequest,
+    TaskApi,
+    decode_payload,
+)
 from vidhook.receiver.providers.reading import (
     Clock,
     ErrorBody,
@@ -30,8 +37,18 @@ from vidhook.receiver.providers.reading import (
     require_task_id,
     video_urls,
 )
+from vidhook.receiver.providers.samples import FAILURE, FakeApi, FakeTask, Json
+from vidhook.receiver.providers.source_config import SourceConfigBase
 
-__all__ = ["PROVIDER", "AioagiAnswer", "AioagiTask", "query_request", "read_created", "read_query"]
+__all__ = [
+    "PROVIDER",
+    "AioagiAnswer",
+    "AioagiSource",
+    "AioagiTask",
+    "query_request",
+    "read_created",
+    "read_query",
+]
 
 NAME = "aioagi"
 
@@ -51,6 +68,10 @@ STATUSES: dict[str, Status] = {
     "canceled": "cancelled",
     "expired": "expired",
 }
+
+
+class AioagiSource(SourceConfigBase, tag=NAME):
+    """An aioagi source: the options every source takes, none of its own."""
 
 
 class AioagiTask(msgspec.Struct):
@@ -78,7 +99,7 @@ class AioagiAnswer(AioagiTask):
     data: AioagiTask | None = None
 
 
-def read_query(body: bytes, source: SourceConfig) -> TaskReport:
+def read_query(body: bytes, source: AioagiSource) -> TaskReport:
     """Read aioagi's answer to `GET /videos/{id}`."""
     task = _read_task(body)
     if task.status is None:
@@ -125,11 +146,42 @@ def _task_id(task: AioagiTask) -> str:
     return require_task_id(task.id if task.id is not None else task.task_id, NAME, "id")
 
 
+def _fake_query(task: FakeTask, word: str) -> Json:
+    body: Json = {
+        "id": task.id, "status": word, "model": task.model, "created_at": task.iso(),
+        "progress": 100 if word == "succeeded" else 0 if word == "queued" else 50,
+    }  # fmt: skip
+    if word == "succeeded":
+        body.update(video_url=task.video_url, completed_at=task.iso(time.time()))
+        body["videos"] = [{"url": task.video_url}]
+    if word == "failed":
+        body.update(error_message=FAILURE, finished_at=task.iso(time.time()))
+    return body
+
+
+def _fake_created(task: FakeTask) -> Json:
+    return {"id": task.id, "status": "queued", "model": task.model, "created_at": task.iso()}
+
+
+# aioagi's word for each of vidhook's statuses, as its fake answers.
+FAKE_WORDS = {"pending": "queued", "processing": "running", "completed": "succeeded",
+              "failed": "failed"}  # fmt: skip
+
 PROVIDER = Provider(
     name=NAME,
-    default_base_url="https://api.aiearth.dev/v1",
-    read_query=read_query,
-    query_request=query_request,
-    submit_path="/videos",
-    read_created=read_created,
+    config=AioagiSource,
+    task_api=TaskApi(
+        default_base_url="https://api.aiearth.dev/v1",
+        submit_path="/videos",
+        query_request=query_request,
+        read_query=read_query,
+        read_created=read_created,
+        fake=FakeApi(
+            create_path="/videos",
+            query_prefix="/videos/",
+            words=FAKE_WORDS,
+            created=_fake_created,
+            query=_fake_query,
+        ),
+    ),
 )

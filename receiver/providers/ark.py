@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
 import msgspec
 
-from vidhook.receiver.config import SourceConfig
 from vidhook.receiver.event import Status, TaskReport, is_terminal
-from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
+from vidhook.receiver.providers.base import (
+    Callbacks,
+    CreatedTask,
+    Provider,
+    ProviderRequest,
+    TaskApi,
+    decode_payload,
+)
 from vidhook.receiver.providers.reading import (
     Clock,
     ErrorBody,
@@ -18,15 +27,19 @@ from vidhook.receiver.providers.reading import (
     require_task_id,
     video_urls,
 )
+from vidhook.receiver.providers.samples import FAILURE, FakeApi, FakeTask, Json, Outcome, fresh_tail
+from vidhook.receiver.providers.source_config import SourceConfigBase
 
 __all__ = [
     "PROVIDER",
     "ArkContent",
     "ArkCreated",
+    "ArkSource",
     "ArkTask",
     "query_request",
     "read_created",
     "read_task",
+    "simulated_callback",
 ]
 
 NAME = "ark"
@@ -41,6 +54,10 @@ STATUSES: dict[str, Status] = {
 }
 
 TASKS_PATH = "/api/v3/contents/generations/tasks"
+
+
+class ArkSource(SourceConfigBase, tag=NAME):
+    """An Ark source: the options every source takes, none of its own."""
 
 
 class ArkContent(msgspec.Struct):
@@ -67,7 +84,7 @@ class ArkCreated(msgspec.Struct):
     id: str
 
 
-def read_task(body: bytes, source: SourceConfig) -> TaskReport:
+def read_task(body: bytes, source: ArkSource) -> TaskReport:
     """Read an Ark task: the callback body and the query answer are the same."""
     task = decode_payload(body, ArkTask, NAME)
     status = map_status(task.status, STATUSES, NAME)
@@ -96,12 +113,61 @@ def query_request(base_url: str, task_id: str) -> ProviderRequest:
     return ProviderRequest("GET", api_url(base_url, path, provider=NAME))
 
 
+def simulated_callback(outcome: Outcome, source: ArkSource, now: float) -> Json:
+    """Ark's status-change callback, identical to its task query answer."""
+    stamp = datetime.fromtimestamp(now, UTC).strftime("%Y%m%d%H%M%S")
+    body: Json = {
+        "id": f"cgt-{stamp}-{fresh_tail(5)}",
+        "model": "doubao-seedance-1-0-pro-250528",
+        "status": "succeeded" if outcome == "completed" else "failed",
+        "created_at": int(now) - 54,
+        "updated_at": int(now),
+    }
+    if outcome == "failed":
+        message = "The request failed because the output video may contain sensitive information."
+        return body | {"error": {"code": "OutputVideoSensitiveContentDetected", "message": message}}
+    host = "https://ark-content-generation-cn-beijing.tos-cn-beijing.volces.com"
+    video = f"{host}/doubao-seedance-1-0-pro/{fresh_tail(8)}.mp4?X-Tos-Expires=86400"
+    return body | {
+        "content": {"video_url": video},
+        "seed": 10, "resolution": "720p", "duration": 5, "ratio": "16:9", "framespersecond": 24,
+        "usage": {"completion_tokens": 108900, "total_tokens": 108900},
+    }  # fmt: skip
+
+
+def _fake_task(task: FakeTask, word: str) -> Json:
+    body: Json = {
+        "id": task.id, "model": task.model, "status": word, "resolution": "720p",
+        "duration": 5, "created_at": int(task.created), "updated_at": int(time.time()),
+    }  # fmt: skip
+    if word == "succeeded":
+        body["content"] = {"video_url": task.video_url}
+    if word == "failed":
+        body["error"] = {"code": "OutputVideoSensitiveContentDetected", "message": FAILURE}
+    return body
+
+
+# Ark's word for each of vidhook's statuses, as its fake answers.
+FAKE_WORDS = {"pending": "queued", "processing": "running", "completed": "succeeded",
+              "failed": "failed"}  # fmt: skip
+
 PROVIDER = Provider(
     name=NAME,
-    default_base_url="https://ark.cn-beijing.volces.com",
-    read_query=read_task,
-    query_request=query_request,
-    submit_path=TASKS_PATH,
-    read_created=read_created,
-    read_callback=read_task,
+    config=ArkSource,
+    callbacks=Callbacks(read=read_task, simulate=simulated_callback),
+    task_api=TaskApi(
+        default_base_url="https://ark.cn-beijing.volces.com",
+        submit_path=TASKS_PATH,
+        query_request=query_request,
+        read_query=read_task,
+        read_created=read_created,
+        fake=FakeApi(
+            create_path=TASKS_PATH,
+            query_prefix=f"{TASKS_PATH}/",
+            words=FAKE_WORDS,
+            created=lambda task: {"id": task.id},
+            query=_fake_task,
+            callback=_fake_task,
+        ),
+    ),
 )

@@ -1,20 +1,36 @@
-"""What every provider module offers: readers for its payloads and the shape of its API."""
+"""What every provider module declares: its source config, whether it calls back, its task API.
+
+A provider is one `Provider` value built in its own module. What it can do is what it holds:
+`callbacks` when it POSTs results to a callback URL, `task_api` when vidhook can create and read
+its tasks. Each part carries everything that capability needs, so a provider cannot say it calls
+back without saying how to read and simulate its callback, nor offer a task API without the
+shapes the fake provider answers in.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 import msgspec
 
-from vidhook.receiver.config import SourceConfig
 from vidhook.receiver.errors import BadRequest, UnreadablePayload
 from vidhook.receiver.event import TaskReport
+from vidhook.receiver.providers.samples import FakeApi, Json, Outcome
+from vidhook.receiver.providers.source_config import SourceConfigBase
 
-__all__ = ["CreatedTask", "Provider", "ProviderRequest", "decode_payload"]
+__all__ = [
+    "Callbacks",
+    "CreatedTask",
+    "Provider",
+    "ProviderRequest",
+    "TaskApi",
+    "decode_payload",
+]
 
 T = TypeVar("T")
+C = TypeVar("C", bound=SourceConfigBase)
 
 
 class ProviderRequest(msgspec.Struct, frozen=True):
@@ -34,29 +50,59 @@ class CreatedTask(msgspec.Struct, frozen=True):
 
 
 @dataclass(frozen=True)
-class Provider:
-    """One provider dialect.
+class Callbacks(Generic[C]):
+    """How a provider calls back: how to read its callback body, and a realistic one to send.
 
-    `read_callback` reads the body the provider POSTs to `callback_url` (None when the provider
-    never calls back); `read_query` reads its task-query answer, which polling and `confirm` use.
-    Both raise `UnreadablePayload` naming the JSON path that does not fit, or `BadRequest` when
-    the body is not JSON at all.
+    `read` raises `UnreadablePayload` naming the JSON path that does not fit, or `BadRequest`
+    when the body is not JSON at all. `simulate` builds the body of a callback for a fresh
+    task that ended with the outcome, at unix time `now`, for `vidhook simulate`.
     """
 
-    name: str
-    default_base_url: str
-    read_query: Callable[[bytes, SourceConfig], TaskReport]
-    query_request: Callable[[str, str], ProviderRequest]
+    read: Callable[[bytes, C], TaskReport]
+    simulate: Callable[[Outcome, C, float], Json]
+    requires_https: bool = False
+
+
+@dataclass(frozen=True)
+class TaskApi(Generic[C]):
+    """A provider's task API: where tasks are created, how one is read back, and its fake.
+
+    `default_base_url` is None where each deployment has its own address, so a source must set
+    `base_url`. `query_request` builds the request that reads one task (base URL, task id);
+    `read_query` reads its answer, which polling and `confirm` use.
+    """
+
+    default_base_url: str | None
     submit_path: str
+    query_request: Callable[[str, str], ProviderRequest]
+    read_query: Callable[[bytes, C], TaskReport]
     read_created: Callable[[bytes], CreatedTask]
-    read_callback: Callable[[bytes, SourceConfig], TaskReport] | None = None
-    callback_requires_https: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)
+    fake: FakeApi
+
+
+@dataclass(frozen=True)
+class Provider(Generic[C]):
+    """One provider dialect: its name, its source config Struct and what it can do."""
+
+    name: str
+    config: type[C]
+    callbacks: Callbacks[C] | None = None
+    task_api: TaskApi[C] | None = None
 
     @property
-    def accepts_callbacks(self) -> bool:
-        """Whether this provider POSTs results to a callback URL."""
-        return self.read_callback is not None
+    def calls_back(self) -> bool:
+        """Whether this provider POSTs results to a callback URL (else vidhook polls it)."""
+        return self.callbacks is not None
+
+    @property
+    def default_base_url(self) -> str:
+        """The task API's public address; empty when there is none."""
+        return (self.task_api.default_base_url or "") if self.task_api else ""
+
+    @property
+    def needs_base_url(self) -> bool:
+        """Whether a source must set `base_url` for vidhook to reach the task API."""
+        return self.task_api is not None and self.task_api.default_base_url is None
 
 
 def decode_payload(body: bytes, kind: type[T], provider: str) -> T:

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import msgspec
 
-from vidhook.receiver.config import SourceConfig
 from vidhook.receiver.errors import UnreadablePayload
 from vidhook.receiver.event import Status, TaskReport
-from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
+from vidhook.receiver.providers.base import (
+    CreatedTask,
+    Provider,
+    ProviderRequest,
+    TaskApi,
+    decode_payload,
+)
 from vidhook.receiver.providers.reading import (
     UrlItem,
     api_url,
@@ -18,11 +23,14 @@ from vidhook.receiver.providers.reading import (
     require_task_id,
     video_urls,
 )
+from vidhook.receiver.providers.samples import FAILURE, SAME_WORDS, FakeApi, FakeTask, Json
+from vidhook.receiver.providers.source_config import SourceConfigBase
 
 __all__ = [
     "PROVIDER",
     "SeedanceResponse",
     "SeedanceTask",
+    "SeedanceapiSource",
     "query_request",
     "read_created",
     "read_query",
@@ -36,6 +44,10 @@ STATUSES: dict[str, Status] = {
     "success": "completed",
     "failed": "failed",
 }
+
+
+class SeedanceapiSource(SourceConfigBase, tag=NAME):
+    """A seedanceapi source: the options every source takes, none of its own."""
 
 
 class SeedanceTask(msgspec.Struct):
@@ -57,7 +69,7 @@ class SeedanceResponse(msgspec.Struct):
     data: SeedanceTask | None = None
 
 
-def read_query(body: bytes, source: SourceConfig) -> TaskReport:
+def read_query(body: bytes, source: SeedanceapiSource) -> TaskReport:
     """Read seedanceapi's answer to `POST /v1/video/query`."""
     task = _read_task(body)
     status = map_status(task.status, STATUSES, NAME, "data.status")
@@ -94,11 +106,31 @@ def _read_task(body: bytes) -> SeedanceTask:
     return answer.data
 
 
+def _fake_answer(task: FakeTask, word: str) -> Json:
+    return {"code": 0, "message": "ok", "data": {
+        "task_id": task.id, "status": word, "model": task.model, "scene": "text-to-video",
+        "videos": [{"url": task.video_url}] if word == "success" else [],
+        "error": FAILURE if word == "failed" else None,
+    }}  # fmt: skip
+
+
 PROVIDER = Provider(
     name=NAME,
-    default_base_url="https://api.seedanceapi.dev",
-    read_query=read_query,
-    query_request=query_request,
-    submit_path="/v1/video/generate",
-    read_created=read_created,
+    config=SeedanceapiSource,
+    task_api=TaskApi(
+        default_base_url="https://api.seedanceapi.dev",
+        submit_path="/v1/video/generate",
+        query_request=query_request,
+        read_query=read_query,
+        read_created=read_created,
+        fake=FakeApi(
+            create_path="/v1/video/generate",
+            query_prefix=None,
+            query_post_path="/v1/video/query",
+            words={**SAME_WORDS, "completed": "success"},
+            created=lambda task: _fake_answer(task, "pending"),
+            query=_fake_answer,
+            error=lambda status, message: {"code": status, "message": message},
+        ),
+    ),
 )

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import time
+import uuid
+
 import msgspec
 
-from vidhook.receiver.config import SourceConfig
 from vidhook.receiver.event import Status, TaskReport
-from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
+from vidhook.receiver.providers.base import (
+    Callbacks,
+    CreatedTask,
+    Provider,
+    ProviderRequest,
+    TaskApi,
+    decode_payload,
+)
 from vidhook.receiver.providers.reading import (
     Clock,
     ErrorBody,
@@ -19,16 +28,29 @@ from vidhook.receiver.providers.reading import (
     require_task_id,
     video_urls,
 )
+from vidhook.receiver.providers.samples import (
+    FAILURE,
+    SAME_WORDS,
+    FakeApi,
+    FakeTask,
+    Json,
+    Outcome,
+    fresh_tail,
+    iso_time,
+)
+from vidhook.receiver.providers.source_config import SourceConfigBase
 
 __all__ = [
     "PROVIDER",
     "VibegenCallback",
     "VibegenResponse",
+    "VibegenSource",
     "VibegenTask",
     "query_request",
     "read_callback",
     "read_created",
     "read_query",
+    "simulated_callback",
 ]
 
 NAME = "vibegen"
@@ -39,6 +61,10 @@ STATUSES: dict[str, Status] = {
     "completed": "completed",
     "failed": "failed",
 }
+
+
+class VibegenSource(SourceConfigBase, tag=NAME):
+    """A vibegen source: the options every source takes, none of its own."""
 
 
 class VibegenCallback(msgspec.Struct):
@@ -75,7 +101,7 @@ class VibegenResponse(msgspec.Struct):
     error: str | ErrorBody | None = None
 
 
-def read_callback(body: bytes, source: SourceConfig) -> TaskReport:
+def read_callback(body: bytes, source: VibegenSource) -> TaskReport:
     """Read the callback vibegen POSTs when a task completes or fails."""
     callback = decode_payload(body, VibegenCallback, NAME)
     status = map_status(callback.status, STATUSES, NAME)
@@ -90,7 +116,7 @@ def read_callback(body: bytes, source: SourceConfig) -> TaskReport:
     )
 
 
-def read_query(body: bytes, source: SourceConfig) -> TaskReport:
+def read_query(body: bytes, source: VibegenSource) -> TaskReport:
     """Read vibegen's answer to `GET /tasks/{id}`."""
     task = _read_task(body)
     status = map_status(task.status, STATUSES, NAME, "data.status")
@@ -130,12 +156,70 @@ def _read_task(body: bytes) -> VibegenTask:
     return answer.data
 
 
+def simulated_callback(outcome: Outcome, source: VibegenSource, now: float) -> Json:
+    """vibegen's `task.completed` / `task.failed` callback."""
+    body: Json = {
+        "event": f"task.{outcome}",
+        "task_id": str(uuid.uuid4()),
+        "status": outcome,
+        "created_at": iso_time(now - 150),
+    }
+    if outcome == "completed":
+        body |= {"video_url": f"https://cdn.example.com/videos/{fresh_tail(6)}.mp4"}
+        return body | {"completed_at": iso_time(now)}
+    return body | {"error_message": "Content policy violation", "failed_at": iso_time(now)}
+
+
+def _fake_created(task: FakeTask) -> Json:
+    return {"success": True, "data": {
+        "id": task.id, "status": "pending", "model": task.model, "task_type": "text_to_video",
+        "created_at": task.iso(),
+    }}  # fmt: skip
+
+
+def _fake_error(status: int, message: str) -> Json:
+    return {"success": False, "error": {"code": f"HTTP_{status}", "message": message}}
+
+
+def _fake_query(task: FakeTask, status: str) -> Json:
+    done = status in ("completed", "failed")
+    return {"success": True, "data": {
+        "id": task.id, "status": status, "model": task.model, "task_type": "text_to_video",
+        "prompt": "a city at sunset", "created_at": task.iso(),
+        "video_url": task.video_url if status == "completed" else None,
+        "completed_at": task.iso(time.time()) if done else None,
+        "error": FAILURE if status == "failed" else None,
+    }}  # fmt: skip
+
+
+def _fake_callback(task: FakeTask, status: str) -> Json:
+    if status == "completed":
+        return {"event": "task.completed", "task_id": task.id, "status": status,
+                "video_url": task.video_url, "created_at": task.iso(),
+                "completed_at": task.iso(time.time())}  # fmt: skip
+    return {"event": "task.failed", "task_id": task.id, "status": status,
+            "error_message": FAILURE, "created_at": task.iso(),
+            "failed_at": task.iso(time.time())}  # fmt: skip
+
+
 PROVIDER = Provider(
     name=NAME,
-    default_base_url="https://vibegen.art/api/v1",
-    read_query=read_query,
-    query_request=query_request,
-    submit_path="/generations",
-    read_created=read_created,
-    read_callback=read_callback,
+    config=VibegenSource,
+    callbacks=Callbacks(read=read_callback, simulate=simulated_callback),
+    task_api=TaskApi(
+        default_base_url="https://vibegen.art/api/v1",
+        submit_path="/generations",
+        query_request=query_request,
+        read_query=read_query,
+        read_created=read_created,
+        fake=FakeApi(
+            create_path="/generations",
+            query_prefix="/tasks/",
+            words=SAME_WORDS,
+            created=_fake_created,
+            query=_fake_query,
+            callback=_fake_callback,
+            error=_fake_error,
+        ),
+    ),
 )

@@ -8,9 +8,14 @@ from __future__ import annotations
 
 import msgspec
 
-from vidhook.receiver.config import SourceConfig
 from vidhook.receiver.event import Credits, Status, TaskReport
-from vidhook.receiver.providers.base import CreatedTask, Provider, ProviderRequest, decode_payload
+from vidhook.receiver.providers.base import (
+    CreatedTask,
+    Provider,
+    ProviderRequest,
+    TaskApi,
+    decode_payload,
+)
 from vidhook.receiver.providers.reading import (
     ErrorBody,
     api_url,
@@ -21,11 +26,14 @@ from vidhook.receiver.providers.reading import (
     require_task_id,
     video_urls,
 )
+from vidhook.receiver.providers.samples import FAILURE, SAME_WORDS, FakeApi, FakeTask, Json
+from vidhook.receiver.providers.source_config import SourceConfigBase
 
 __all__ = [
     "PROVIDER",
     "VideoapiCreated",
     "VideoapiMetadata",
+    "VideoapiSource",
     "VideoapiTask",
     "query_request",
     "read_created",
@@ -42,6 +50,10 @@ STATUSES: dict[str, Status] = {
 }
 
 GENERATIONS_PATH = "/v1/video/generations"
+
+
+class VideoapiSource(SourceConfigBase, tag=NAME):
+    """A videoapi source: the options every source takes; `base_url` is needed to poll."""
 
 
 class VideoapiMetadata(msgspec.Struct):
@@ -74,7 +86,7 @@ class VideoapiCreated(msgspec.Struct):
     poll_interval_seconds: float | None = None
 
 
-def read_query(body: bytes, source: SourceConfig) -> TaskReport:
+def read_query(body: bytes, source: VideoapiSource) -> TaskReport:
     """Read videoapi's answer to `GET /v1/video/generations/{id}`."""
     task = decode_payload(body, VideoapiTask, NAME)
     status = map_status(task.status, STATUSES, NAME)
@@ -113,11 +125,37 @@ def query_request(base_url: str, task_id: str) -> ProviderRequest:
     return ProviderRequest("GET", api_url(base_url, path, provider=NAME))
 
 
+def _fake_query(task: FakeTask, status: str) -> Json:
+    done = status == "completed"
+    return {
+        "task_id": task.id, "status": status, "format": "mp4",
+        "url": task.video_url if done else None,
+        "generated": [task.video_url] if done else [], "videos": [task.video_url] if done else [],
+        "metadata": {"credits_reserved": 180, "public_model": task.model},
+        "credits_reserved": 180, "credits_refunded": status == "failed",
+        "error": {"message": FAILURE} if status == "failed" else None,
+    }  # fmt: skip
+
+
+def _fake_created(task: FakeTask) -> Json:
+    return {"task_id": task.id, "status": "pending", "poll_interval_seconds": task.poll_interval}
+
+
 PROVIDER = Provider(
     name=NAME,
-    default_base_url="",
-    read_query=read_query,
-    query_request=query_request,
-    submit_path=GENERATIONS_PATH,
-    read_created=read_created,
+    config=VideoapiSource,
+    task_api=TaskApi(
+        default_base_url=None,
+        submit_path=GENERATIONS_PATH,
+        query_request=query_request,
+        read_query=read_query,
+        read_created=read_created,
+        fake=FakeApi(
+            create_path=GENERATIONS_PATH,
+            query_prefix=f"{GENERATIONS_PATH}/",
+            words=SAME_WORDS,
+            created=_fake_created,
+            query=_fake_query,
+        ),
+    ),
 )

@@ -17,7 +17,6 @@ from collections.abc import Callable
 
 import structlog
 
-from vidhook.receiver.config import POLLED_PROVIDERS
 from vidhook.receiver.errors import RateLimited, UpstreamError, VidhookError
 from vidhook.receiver.event import ErrorInfo, TaskReport, is_terminal
 from vidhook.receiver.services import Services
@@ -69,7 +68,7 @@ class Poller:
     def start(self) -> None:
         """Start the claim loop."""
         for source in self.services.sources.values():
-            if source.config.provider in POLLED_PROVIDERS and not can_query(source):
+            if not source.provider.calls_back and not can_query(source):
                 log.warning(
                     "source is never polled: set its api_key (and base_url if the provider"
                     " has no default)", source=source.name,

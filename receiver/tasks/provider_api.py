@@ -18,12 +18,19 @@ import msgspec
 from vidhook.receiver.errors import Conflict, RateLimited, UpstreamError, VidhookError
 from vidhook.receiver.event import TaskReport
 from vidhook.receiver.logs import redact
-from vidhook.receiver.providers.base import ProviderRequest
+from vidhook.receiver.providers.base import ProviderRequest, TaskApi
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import RawRequest
 from vidhook.routes.sinks.http import parse_retry_after
 
-__all__ = ["ProviderApi", "ProviderRateLimited", "Queried", "can_query", "provider_error"]
+__all__ = [
+    "ProviderApi",
+    "ProviderRateLimited",
+    "Queried",
+    "can_query",
+    "provider_error",
+    "task_api",
+]
 
 _EXCERPT = 300
 
@@ -54,17 +61,20 @@ def can_query(source: Source) -> bool:
     """Whether vidhook can read this source's tasks from its provider: a task-query API, an
     address and a key."""
     return (
-        source.config.provider != "generic"
+        source.provider.task_api is not None
         and bool(source.base_url)
         and source.config.api_key is not None
     )
 
 
-def _require_api(source: Source) -> None:
+def task_api(source: Source) -> TaskApi[Any]:
+    """The source's provider's task API, refused when vidhook cannot call it for this source."""
     where = f"sources.{source.name}"
-    if source.config.provider == "generic":
+    api = source.provider.task_api
+    if api is None:
         raise Conflict(
-            f"source {source.name!r} is a generic source, which has no task API to call",
+            f"source {source.name!r} is a {source.config.provider} source, which has no task API"
+            " to call",
             code="no_provider_api",
         )
     if not source.base_url:
@@ -77,6 +87,7 @@ def _require_api(source: Source) -> None:
             f"{where}.api_key is not set; vidhook needs the provider's API key to call it",
             code="no_provider_api",
         )
+    return api
 
 
 class ProviderApi:
@@ -88,21 +99,20 @@ class ProviderApi:
 
     async def create(self, source: Source, body: dict[str, Any]) -> tuple[int, bytes]:
         """Create a task with the provider's own create body; its status and answer."""
-        _require_api(source)
-        url = source.base_url + source.provider.submit_path
+        url = source.base_url + task_api(source).submit_path
         response = await self._send(source, ProviderRequest("POST", url, json=body))
         return response.status_code, response.content
 
     async def query(self, source: Source, task_id: str) -> Queried:
         """Read one task from the provider, as a TaskReport and the raw answer."""
-        _require_api(source)
-        request = source.provider.query_request(source.base_url, task_id)
+        api = task_api(source)
+        request = api.query_request(source.base_url, task_id)
         limit = self._limits.setdefault(
             source.name, asyncio.Semaphore(source.config.max_polls_in_flight)
         )
         async with limit:
             response = await self._send(source, request)
-        report = source.provider.read_query(response.content, source.config)
+        report = api.read_query(response.content, source.config)
         raw = RawRequest(
             method=request.method,
             path=request.url,

@@ -16,7 +16,7 @@ from vidhook.receiver.errors import BadRequest, Conflict, UpstreamError, Vidhook
 from vidhook.receiver.sources import Source, callback_url
 from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import PollPlan, TaskRecord
-from vidhook.receiver.tasks.provider_api import ProviderApi, can_query
+from vidhook.receiver.tasks.provider_api import ProviderApi, can_query, task_api
 
 __all__ = [
     "ProviderReply",
@@ -70,7 +70,8 @@ def provider_callback_url(settings: Settings, source: Source) -> str:
     """The callback URL to give the provider; refused when the provider needs HTTPS and
     `server.public_url` is not."""
     url = callback_url(settings, source.name)
-    if source.provider.callback_requires_https and not url.startswith("https://"):
+    callbacks = source.provider.callbacks
+    if callbacks is not None and callbacks.requires_https and not url.startswith("https://"):
         raise Conflict(
             f"{source.config.provider} calls back over HTTPS only, and server.public_url is"
             f" {settings.server.public_url!r}; set server.public_url to the https:// address"
@@ -102,11 +103,11 @@ async def submit_task(
 ) -> Submitted:
     """Create a task at the provider and record it; raise the provider's error as its own."""
     body = dict(request.body)
-    if source.provider.accepts_callbacks:
+    if source.provider.calls_back:
         body["callback_url"] = provider_callback_url(settings, source)
     status, answer = await api.create(source, body)
     try:
-        created = source.provider.read_created(answer)
+        created = task_api(source).read_created(answer)
     except UpstreamError:
         raise
     except VidhookError as exc:
@@ -118,7 +119,7 @@ async def submit_task(
         ) from None
     reply = ProviderReply(status_code=status, body=msgspec.Raw(answer))
     plan = None
-    if not source.provider.accepts_callbacks:
+    if not source.provider.calls_back:
         plan = poll_plan(source, now, created.poll_interval, at_once=False)
     labels = task_labels(request.end_user_id, request.labels)
     task = await store.register_task(source.name, created.task_id, labels, now=now, poll=plan)

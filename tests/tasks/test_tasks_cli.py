@@ -10,12 +10,7 @@ import pytest
 from tests.provider_harness import eventually
 from tests.tasks.test_tasks_submit import source_toml
 from vidhook.receiver.cli import main
-from vidhook.receiver.config import (
-    NO_DEFAULT_BASE_URL,
-    POLLED_PROVIDERS,
-    check_polled_sources,
-    parse_settings,
-)
+from vidhook.receiver.config import check_polled_sources, parse_settings
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.providers import PROVIDERS
 
@@ -149,8 +144,10 @@ def test_check_refuses_a_polled_source_it_cannot_poll(toml, says, tmp_path, caps
     assert says in capsys.readouterr().err
 
 
-def test_the_config_knows_which_providers_are_polled_and_need_an_address():
-    polled = {name for name, p in PROVIDERS.items() if not p.accepts_callbacks}
-    assert set(POLLED_PROVIDERS) == polled
-    unaddressed = {n for n, p in PROVIDERS.items() if not p.default_base_url and n != "generic"}
-    assert set(NO_DEFAULT_BASE_URL) == unaddressed
+def test_the_providers_say_which_are_polled_and_need_an_address():
+    polled = {name for name, p in PROVIDERS.items() if not p.calls_back}
+    assert polled == {"videoapi", "seedanceapi", "aioagi"}
+    unaddressed = {name for name, p in PROVIDERS.items() if p.needs_base_url}
+    assert unaddressed == {"videoapi"}
+    no_task_api = {name for name, p in PROVIDERS.items() if p.task_api is None}
+    assert no_task_api == {"generic"}

@@ -61,7 +61,7 @@ async def test_submitted_task_ends_in_a_routed_event_with_its_labels(
     provider, fake, start_vidhook, tls_dir, tmp_path
 ):
     fake_provider, fake_url = fake
-    calls_back = PROVIDERS[provider].accepts_callbacks
+    calls_back = PROVIDERS[provider].calls_back
     tls = tls_dir if provider == "evolink" else None  # evolink calls back over HTTPS only
     if tls:
         fake_provider.callback_verify = trusting(tls)

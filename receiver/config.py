@@ -169,12 +169,12 @@ def _source_error(source: object, exc: msgspec.ValidationError, where: str) -> s
         return _describe(exc, where)
     key = found["key"]
     if found["missing"]:
-        return f"{where}.{key}: missing; a {provider} source needs it"
+        return f"{where}.{key}: missing; a source of provider {provider} needs it"
     owners = [name for name, p in PROVIDERS.items() if key in p.config.__struct_fields__]
     if owners:
         return (
-            f"unknown key `{where}.{key}` for a {provider} source; `{key}` is an option of"
-            f" {', '.join(owners)} sources"
+            f"unknown key `{where}.{key}`: provider {provider} has no such option; `{key}` is"
+            f" an option of {', '.join(owners)} sources"
         )
     return _describe(exc, where)
 

@@ -96,16 +96,16 @@ def test_an_option_of_another_provider_is_refused_naming_the_key() -> None:
         '[sources.a]\nprovider = "vibegen"\nmapping = { task_id = "id", status = "s" }\n'
     )
     assert message == (
-        "<config>: unknown key `sources.a.mapping` for a vibegen source; `mapping` is an"
-        " option of generic sources"
+        "<config>: unknown key `sources.a.mapping`: provider vibegen has no such option;"
+        " `mapping` is an option of generic sources"
     )
     message = refused('[sources.a]\nprovider = "ark"\nstatuses = { done = "completed" }\n')
-    assert "unknown key `sources.a.statuses` for a ark source" in message
+    assert "unknown key `sources.a.statuses`: provider ark has no such option" in message
 
 
 def test_a_missing_required_option_is_named() -> None:
     assert refused('[sources.p]\nprovider = "generic"\n') == (
-        "<config>: sources.p.mapping: missing; a generic source needs it"
+        "<config>: sources.p.mapping: missing; a source of provider generic needs it"
     )
 
 

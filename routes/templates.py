@@ -1,6 +1,8 @@
 """Sandboxed Jinja2 templates for sink messages, compiled and checked once when a sink is built.
 
-A template sees the event as `event` plus a few derived values (see `template_context`). Templates
+A template sees the event as `event` plus a few derived values (see `template_context`), and
+has the escaping filters of `routes/escaping.py` (`slack_escape`, `slack_link`, `html_link`,
+`one_line`, the test `web_url`) beside `duration`. Templates
 render leniently at send time, so an absent label or optional field prints as nothing; at build time
 they are rendered once against a sample event with undefined names refused, so a misspelt field or
 an unsafe attribute fails at load with a ConfigError instead of in a delivery.
@@ -20,6 +22,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import Credits, ErrorInfo, Event
+from vidhook.routes.escaping import html_link, is_web_url, one_line, slack_escape, slack_link
 
 __all__ = [
     "STATUS_EMOJI",
@@ -70,11 +73,6 @@ def format_duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
-def slack_escape(text: object) -> str:
-    """Escape the three characters Slack's mrkdwn treats as markup."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def generation_seconds(event: Event) -> float | None:
     """How long the provider took: `finished_at - created_at`, or None when either is unknown."""
     if not event.created_at or not event.finished_at:
@@ -118,6 +116,10 @@ def _environment(*, html: bool, strict: bool) -> jinja2.Environment:
     )
     env.filters["duration"] = format_duration
     env.filters["slack_escape"] = slack_escape
+    env.filters["slack_link"] = slack_link
+    env.filters["html_link"] = html_link
+    env.filters["one_line"] = one_line
+    env.tests["web_url"] = is_web_url
     return env
 
 

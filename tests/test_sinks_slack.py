@@ -47,7 +47,7 @@ async def test_completed_event_is_a_block_kit_message(context):
     assert outcome["text"]["text"] == "<https://cdn.example.com/v/42.mp4|Video 1>"
     assert labels == {"type": "context", "elements": [{"type": "mrkdwn", "text": "team=growth"}]}
     assert (
-        payload["text"] == "✅ Video ready: vibegen task task-42 https://cdn.example.com/v/42.mp4"
+        payload["text"] == "✅ Video ready: vibegen task task-42 <https://cdn.example.com/v/42.mp4>"
     )
     assert (result.status_code, result.response_excerpt) == (200, "ok")
 

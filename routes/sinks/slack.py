@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from vidhook.receiver.event import Event
+from vidhook.routes.escaping import slack_escape, slack_link
 from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
 from vidhook.routes.sinks.http import USER_AGENT, check_url, outcome, post
 from vidhook.routes.templates import (
@@ -26,7 +27,6 @@ from vidhook.routes.templates import (
     format_duration,
     generation_seconds,
     headline,
-    slack_escape,
 )
 
 __all__ = ["SlackConfig", "SlackSink", "blocks"]
@@ -70,14 +70,9 @@ def _fields(event: Event) -> list[dict[str, str]]:
     return fields[:10]  # a section holds at most ten fields
 
 
-def _link(url: str) -> str:
-    # These would end or split Slack's <url|label> markup; percent-encoded they mean the same URL.
-    return url.replace("|", "%7C").replace("<", "%3C").replace(">", "%3E")
-
-
 def _outcome_text(event: Event) -> str | None:
     if event.video_urls:
-        links = [f"<{_link(url)}|Video {i}>" for i, url in enumerate(event.video_urls, 1)]
+        links = [slack_link(url, f"Video {i}") for i, url in enumerate(event.video_urls, 1)]
         return _clip(" · ".join(links), _TEXT_MAX)
     if event.error is not None:
         code = f"`{slack_escape(event.error.code)}` " if event.error.code else ""

@@ -86,7 +86,8 @@ async def test_file_sink_lines_never_interleave_under_concurrency(context, tmp_p
 
 
 async def test_file_sink_io_error_is_retryable(context, tmp_path):
-    path = tmp_path / "missing-dir" / "events.jsonl"
+    (tmp_path / "not-a-dir").write_text("")
+    path = tmp_path / "not-a-dir" / "events.jsonl"
     sink = FileSink("file", FileConfig(type="file", path=str(path)), context)
     with pytest.raises(SinkError) as caught:
         await sink.send(make_delivery())

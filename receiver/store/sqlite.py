@@ -13,6 +13,7 @@ import msgspec
 
 from vidhook.receiver.errors import StoreUnavailable
 from vidhook.receiver.event import STATUS_RANK, Event, new_id, rfc3339
+from vidhook.receiver.private_files import prepare_sqlite_file
 from vidhook.receiver.store.group_commit import GroupCommitWriter
 from vidhook.receiver.store.records import (
     AttemptRecord,
@@ -61,6 +62,7 @@ class SqliteStore(SqliteTaskMethods):
     async def open(self) -> None:
         """Connect, set the pragmas that make commits durable, and migrate."""
         try:
+            prepare_sqlite_file(self.path)
             conn = await aiosqlite.connect(self.path or ":memory:", isolation_level=None)
             for pragma in (
                 "journal_mode=WAL",
@@ -72,7 +74,7 @@ class SqliteStore(SqliteTaskMethods):
             await _migrate(conn)
             reader = await aiosqlite.connect(self.path or ":memory:", isolation_level=None)
             await reader.execute("PRAGMA busy_timeout=10000")
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path!r}: {exc}") from None
         self._writer_conn, self._reader = conn, reader
         self._writer = GroupCommitWriter(conn)

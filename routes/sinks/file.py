@@ -1,4 +1,8 @@
-"""The `file` sink: append each event as one JSON line, for local use and the default config."""
+"""The `file` sink: append each event as one JSON line, for local use and the default config.
+
+The file and any missing directory are created private (0600 and 0700); an existing file keeps
+its mode.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from pathlib import Path
 
 import msgspec
 
+from vidhook.receiver.private_files import open_private_append
 from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
 
 __all__ = ["FileConfig", "FileSink"]
@@ -35,7 +40,7 @@ class FileSink:
         self._lock = asyncio.Lock()
 
     async def send(self, delivery: Delivery) -> SendResult:
-        """Append the event; an I/O error (full disk, missing directory) is retried."""
+        """Append the event; an I/O error (full disk, no permission) is retried."""
         line = msgspec.json.encode(delivery.event) + b"\n"
         async with self._lock:
             try:
@@ -45,7 +50,8 @@ class FileSink:
         return SendResult()
 
     def _append(self, line: bytes) -> None:
-        with self._path.open("ab") as file:
+        # A new file is 0600 and missing directories 0700: events are the providers' data.
+        with os.fdopen(open_private_append(self._path), "ab") as file:
             file.write(line)
             file.flush()
             if self.config.fsync:

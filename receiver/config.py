@@ -17,6 +17,7 @@ from vidhook.receiver.providers.source_config import (
     HmacConfig,
     StandardWebhooksConfig,
 )
+from vidhook.receiver.secret_strength import check_secret_strength
 
 __all__ = [
     "PROVIDER_NAMES",
@@ -209,9 +210,10 @@ def _check_sources(settings: Settings, origin: str) -> None:
                 f"{where}: a source name may hold only letters, digits, '-', '_', '.'"
             )
         _check_provider_api(source, where)
-    for token in settings.api_tokens:
-        if len(token.token) < 16:
-            raise ConfigError(f"{origin}: api_tokens.{token.name}: token must be 16+ characters")
+    try:
+        check_secret_strength(settings)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc.message}") from None
 
 
 def _check_provider_api(source: SourceConfig, where: str) -> None:

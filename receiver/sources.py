@@ -13,7 +13,7 @@ from vidhook.receiver.providers.base import Provider
 from vidhook.receiver.ratelimit import TokenBucket
 from vidhook.receiver.verify import SourceVerifier
 
-__all__ = ["Source", "build_sources", "callback_url"]
+__all__ = ["Source", "build_sources", "callback_url", "mask_secret"]
 
 
 @dataclass
@@ -50,9 +50,18 @@ def build_sources(settings: Settings) -> dict[str, Source]:
     return sources
 
 
-def callback_url(settings: Settings, name: str) -> str:
-    """The URL to give a provider as `callback_url` for a source (first token in the path)."""
+def mask_secret(secret: str) -> str:
+    """A secret as it may be shown where it could be read back (logs, listings): its first
+    4 characters and `…`, enough to tell which one is configured and useless to an attacker."""
+    return secret[:4] + "…"
+
+
+def callback_url(settings: Settings, name: str, *, masked: bool = False) -> str:
+    """The URL to give a provider as `callback_url` for a source (first token in the path);
+    `masked` shows only the start of the token (`mask_secret`)."""
     base = settings.server.public_url.rstrip("/")
     url = f"{base}/hooks/{quote(name, safe='')}"
     tokens = settings.sources[name].tokens
-    return f"{url}/{quote(tokens[0], safe='')}" if tokens else url
+    if not tokens:
+        return url
+    return f"{url}/{mask_secret(tokens[0]) if masked else quote(tokens[0], safe='')}"

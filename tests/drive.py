@@ -20,13 +20,13 @@ __all__ = [
     "vibegen_callback",
 ]
 
-HOOK_PATH = "/hooks/vibegen/tok-1234567890"
+HOOK_PATH = "/hooks/vibegen/tok-1234567890abcdef"
 
 # The source every delivery test receives on; HOOK_PATH is its callback URL.
 SOURCE_CONFIG = """
 [sources.vibegen]
 provider = "vibegen"
-tokens = ["tok-1234567890"]
+tokens = ["tok-1234567890abcdef"]
 """
 
 

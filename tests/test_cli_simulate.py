@@ -37,7 +37,7 @@ provider = "vibegen"
 
 [sources.signed.hmac]
 header = "X-Signature"
-secret = "s3cret-value"
+secret = "s3cret-value-0123456789"
 prefix = "sha256="
 template = "{timestamp}.{body}"
 timestamp_header = "X-Timestamp"

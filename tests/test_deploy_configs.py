@@ -15,8 +15,8 @@ ENV = {
     "VIDHOOK_DOMAIN": "hooks.example.com",
     "VIDHOOK_DATABASE_URL": "postgresql://vidhook:pw@postgres:5432/vidhook",
     "VIDHOOK_ADMIN_TOKEN": "an-admin-token-of-some-length",
-    "VIBEGEN_HOOK_TOKEN": "vibegen-token",
-    "ARK_HOOK_TOKEN": "ark-token",
+    "VIBEGEN_HOOK_TOKEN": "vibegen-token-0123456789",
+    "ARK_HOOK_TOKEN": "ark-token-0123456789",
     "APP_WEBHOOK_URL": "https://app.example.com/video-events",
     "APP_WHSEC": "whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIz",
 }

@@ -107,7 +107,8 @@ def test_check_accepts_a_good_config_and_lists_what_would_run(tmp_path: Path) ->
     done = vidhook("check", "--config", "vidhook.toml", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert "vidhook.toml: OK" in done.stdout
-    assert "https://hooks.example.com/hooks/vibegen/tok-from-the-environment" in done.stdout
+    assert "  vibegen [vibegen] https://hooks.example.com/hooks/vibegen/tok-…\n" in done.stdout
+    assert "tok-from-the-environment" not in done.stdout + done.stderr
 
 
 @pytest.mark.parametrize(
@@ -312,11 +313,12 @@ def test_callback_url_prints_the_url_serve_printed(server: DefaultServer, tmp_pa
 def test_callback_url_of_a_configured_source(tmp_path: Path) -> None:
     (tmp_path / "vidhook.toml").write_text(
         '[server]\npublic_url = "https://hooks.example.com/"\n'
-        '[sources.ark]\nprovider = "ark"\ntokens = ["tok-new-1", "tok-old-2"]\n'
+        '[sources.ark]\nprovider = "ark"\n'
+        'tokens = ["tok-new-1-0123456789", "tok-old-2-0123456789"]\n'
         '[sources.open]\nprovider = "vibegen"\n'
     )
     done = vidhook("callback-url", "--config", "vidhook.toml", "ark", cwd=tmp_path)
-    assert done.stdout.strip() == "https://hooks.example.com/hooks/ark/tok-new-1"
+    assert done.stdout.strip() == "https://hooks.example.com/hooks/ark/tok-new-1-0123456789"
     done = vidhook("callback-url", "--config", "vidhook.toml", "open", cwd=tmp_path)
     assert done.stdout.strip() == "https://hooks.example.com/hooks/open"
     done = vidhook("callback-url", "--config", "vidhook.toml", "nope", cwd=tmp_path)

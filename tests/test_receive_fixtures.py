@@ -21,7 +21,7 @@ from vidhook.receiver.store.records import EventFilter
 TOKENS = {
     "vibegen": "tok-vibegen-5a1f0c",
     "evolink": "tok-evolink-77d2e9",
-    "ark": "tok-ark-3b9c41",
+    "ark": "tok-ark-3b9c41d2e7",
     "partner": "tok-partner-c0ffee",
 }
 LABELS = {"team": "video", "env": "test"}

@@ -53,7 +53,7 @@ statuses = {{ done = "completed", error = "failed" }}
 
 [sources.signed]
 provider = "vibegen"
-hmac = {{ secret = "fuzz-secret", template = "{{timestamp}}.{{body}}", \
+hmac = {{ secret = "fuzz-secret-0123456789", template = "{{timestamp}}.{{body}}", \
 timestamp_header = "X-Timestamp" }}
 
 [sources.standard]

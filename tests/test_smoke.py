@@ -10,7 +10,7 @@ from tests.conftest import fixture_bytes
 CONFIG = """
 [sources.vibegen]
 provider = "vibegen"
-tokens = ["tok-1234567890"]
+tokens = ["tok-1234567890abcdef"]
 
 [sinks.out]
 type = "file"
@@ -25,7 +25,7 @@ sinks = ["out"]
 async def test_callback_is_stored_and_delivered(vidhook_factory, tmp_path):
     vidhook = await vidhook_factory(CONFIG)
     body = fixture_bytes("vibegen", "callback_completed")
-    answer = await vidhook.client.post("/hooks/vibegen/tok-1234567890", content=body)
+    answer = await vidhook.client.post("/hooks/vibegen/tok-1234567890abcdef", content=body)
     assert answer.status_code == 200, answer.text
     assert answer.json()["duplicate"] is False
     out = tmp_path / "events.jsonl"

@@ -38,6 +38,11 @@ def register(commands: Any) -> None:
 
     check = commands.add_parser("check", help="validate config and rules; print the routes")
     add_config_argument(check)
+    check.add_argument(
+        "--show-secrets",
+        action="store_true",
+        help="print callback URLs with their whole token (masked to 4 characters by default)",
+    )
     check.set_defaults(run=run_check)
 
     migrate = commands.add_parser("migrate", help="apply the store's schema migrations")
@@ -129,8 +134,10 @@ def run_check(args: argparse.Namespace) -> int:
     services = build_services(settings, config_path=path)
     print(f"{path}: OK")
     print(f"sources ({len(services.sources)}):")
+    # Masked by default: the systemd unit runs check before each start, into the journal.
+    masked = not args.show_secrets
     for name, source in services.sources.items():
-        print(f"  {name} [{source.config.provider}] {callback_url(settings, name)}")
+        print(f"  {name} [{source.config.provider}] {callback_url(settings, name, masked=masked)}")
     print(f"sinks ({len(services.sinks)}): {', '.join(sorted(services.sinks)) or '-'}")
     print("rules:")
     print(services.rules.current.describe())

@@ -35,6 +35,7 @@ import httpx
 import msgspec
 
 from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.secret_strength import MIN_SECRET_BYTES
 from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
 from vidhook.routes.templates import MessageTemplate, RenderError, compile_template
 
@@ -162,9 +163,15 @@ def outcome(answer: HttpAnswer, who: str) -> SendResult:
 
 def _signing_key(secret: str, where: str) -> bytes:
     try:
-        return base64.b64decode(secret.removeprefix("whsec_"), validate=True)
+        key = base64.b64decode(secret.removeprefix("whsec_"), validate=True)
     except (binascii.Error, ValueError):
         raise ConfigError(f"{where}: not a Standard Webhooks secret (whsec_<base64>)") from None
+    if len(key) < MIN_SECRET_BYTES:
+        raise ConfigError(
+            f"{where}: key too short ({len(key)} bytes after base64 decoding); a signing key "
+            f"needs at least {MIN_SECRET_BYTES} (whsec_ and 24+ base64 characters)"
+        )
+    return key
 
 
 def sign(key: bytes, webhook_id: str, timestamp: int, body: bytes) -> str:

@@ -24,8 +24,8 @@ from vidhook.receiver.api_auth import TokenTable
 from vidhook.receiver.config import Settings, load_settings
 from vidhook.receiver.errors import ConfigError, StoreUnavailable
 from vidhook.receiver.hooks import receive_callback
+from vidhook.receiver.http_client import shared_client
 from vidhook.receiver.http_errors import error_response, exception_handlers
-from vidhook.receiver.http_transport import shared_client
 from vidhook.receiver.request_id import RequestIdMiddleware
 from vidhook.receiver.retention import RetentionTask
 from vidhook.receiver.services import Services

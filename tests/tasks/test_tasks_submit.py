@@ -18,6 +18,7 @@ from tests.provider_harness import (
     eventually,
     trusting,
 )
+from tests.raw_server import RawServer, answering
 from vidhook.receiver.providers import PROVIDERS
 
 PROVIDER_NAMES = ["vibegen", "evolink", "ark", "videoapi", "seedanceapi", "aioagi"]
@@ -174,6 +175,26 @@ async def test_provider_errors_keep_the_provider_status_and_message(
     if status == 429:
         assert answer.headers["retry-after"] == "7"
     assert await vidhook.services.store.list_tasks(None, None, 10) == []
+
+
+async def test_a_create_request_cut_off_on_a_reused_connection_is_sent_once(start_vidhook):
+    # The provider refuses the first create, keeps the connection, then reads the second create
+    # and closes without answering. The task may exist now (and be paid for): the caller hears
+    # that the provider could not be reached, and the request is not sent a second time.
+    refused = b'{"error": {"message": "prompt too long"}}'
+    refusal = b"HTTP/1.1 422 Unprocessable\r\nContent-Length: %d\r\n\r\n%s" % (
+        len(refused),
+        refused,
+    )
+    async with RawServer(answering(refusal, b"")) as provider:
+        vidhook = await start_vidhook(source_toml("vibegen", provider.url))
+        first = await vidhook.post("/v1/submit/vibegen", SUBMITTER, SUBMIT)
+        second = await vidhook.post("/v1/submit/vibegen", SUBMITTER, SUBMIT)
+    assert first.status_code == 422, first.text
+    assert second.status_code == 502, second.text
+    assert second.json()["error"]["code"] == "provider_unreachable"
+    assert [request.split(b" ")[0] for request in provider.requests] == [b"POST", b"POST"]
+    assert provider.connections == 1
 
 
 async def test_a_wrong_api_key_is_the_provider_401(fake, start_vidhook):

@@ -1,125 +1,32 @@
-"""Http11Transport against real loopback servers that write crafted answers byte for byte."""
+"""The shared HTTP client (httpx over aiohttp) against real loopback servers that write crafted
+answers byte for byte: keep-alive, framing, timeouts, TLS, proxies, pool limits, and that no
+request that may have reached a server is sent again by the client."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gzip
 import ssl
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.drive import SOURCE_CONFIG, eventually, http_sink, post_callbacks, rule
+from tests.raw_server import OK, RawServer, Reader, Writer, answering
 from tests.sink_servers import HttpServer, Reply, free_port, self_signed_tls
-from vidhook.receiver import http_transport
 from vidhook.receiver.app import build_services
 from vidhook.receiver.config import parse_settings
-from vidhook.receiver.http_transport import Http11Transport, proxy_mounts_from_env
+from vidhook.receiver.http_client import proxy_mounts_from_env, shared_client
 from vidhook.routes.sinks.base import SinkError
 from vidhook.routes.sinks.http import post
-
-OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
-
-Reader = asyncio.StreamReader
-Writer = asyncio.StreamWriter
-
-
-class RawServer:
-    """A loopback server that runs `handler` on each accepted connection, counts the
-    connections and records each request head it reads with `read_request`."""
-
-    def __init__(
-        self,
-        handler: Callable[[RawServer, Reader, Writer], Awaitable[None]],
-        tls: ssl.SSLContext | None = None,
-        host: str = "127.0.0.1",
-    ) -> None:
-        self.handler = handler
-        self.tls = tls
-        self.host = host
-        self.connections = 0
-        self.requests: list[bytes] = []
-        self.bodies: list[bytes] = []
-        self.closed_by_client = asyncio.Event()  # a client closed a connection first
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None
-        port = self._server.sockets[0].getsockname()[1]
-        return f"{'https' if self.tls else 'http'}://{self.host}:{port}"
-
-    async def __aenter__(self) -> RawServer:
-        self._server = await asyncio.start_server(self._serve, self.host, 0, ssl=self.tls)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def read_request(self, reader: Reader) -> bool:
-        """Read one request; False if the client closed the connection instead."""
-        try:
-            head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError as exc:
-            if not exc.partial:
-                self.closed_by_client.set()
-            return False
-        self.requests.append(head)
-        length = 0
-        for line in head.split(b"\r\n"):
-            name, _, value = line.partition(b":")
-            if name.lower() == b"content-length":
-                length = int(value)
-        self.bodies.append(await reader.readexactly(length))
-        return True
-
-    async def _serve(self, reader: Reader, writer: Writer) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.connections += 1
-        try:
-            await self.handler(self, reader, writer)
-        except (ConnectionError, asyncio.IncompleteReadError, ssl.SSLError):
-            pass
-        except asyncio.CancelledError:  # stopped by __aexit__: end quietly
-            pass
-        finally:
-            self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError, ssl.SSLError):
-                await writer.wait_closed()
-
-
-def answering(*answers: bytes) -> Callable[[RawServer, Reader, Writer], Awaitable[None]]:
-    """A handler that answers each request on a connection with the next of `answers` (the
-    last one repeats), then waits for the next request; an answer of b"" closes instead."""
-
-    async def handler(server: RawServer, reader: Reader, writer: Writer) -> None:
-        index = 0
-        while await server.read_request(reader):
-            answer = answers[min(index, len(answers) - 1)]
-            index += 1
-            if not answer:
-                return
-            writer.write(answer)
-            await writer.drain()
-
-    return handler
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=Http11Transport(), timeout=10) as http:
+    async with shared_client(timeout=10) as http:
         yield http
 
 
@@ -140,20 +47,6 @@ async def test_request_goes_out_as_http11_with_host_headers_and_length(
     assert headers["content-length"] == "7"
     assert headers["x-token"] == "t"
     assert server.bodies == [b'{"a":1}']
-
-
-async def test_a_streamed_request_body_is_sent_whole_with_content_length(
-    client: httpx.AsyncClient,
-) -> None:
-    async def parts() -> AsyncIterator[bytes]:
-        yield b"hello "
-        yield b"world"
-
-    async with RawServer(answering(OK)) as server:
-        await client.post(server.url, content=parts())
-    assert b"content-length: 11\r\n" in server.requests[0].lower()
-    assert b"transfer-encoding" not in server.requests[0].lower()
-    assert server.bodies == [b"hello world"]
 
 
 async def test_keep_alive_reuses_one_connection(client: httpx.AsyncClient) -> None:
@@ -194,10 +87,9 @@ async def test_body_until_close_is_read_and_the_connection_not_reused(
     "answer",
     [
         b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 2\r\n\r\nok",
-        b"HTTP/1.1 200 OK\r\nConnection: Keep-Alive, Close\r\nContent-Length: 2\r\n\r\nok",
         b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok",
     ],
-    ids=["close", "close-in-a-list", "http10"],
+    ids=["close", "http10"],
 )
 async def test_an_answer_that_asks_to_close_is_not_reused(
     client: httpx.AsyncClient, answer: bytes
@@ -206,15 +98,6 @@ async def test_an_answer_that_asks_to_close_is_not_reused(
         assert (await client.get(server.url)).text == "ok"
         assert (await client.get(server.url)).text == "ok"
     assert server.connections == 2
-
-
-async def test_http10_with_keep_alive_is_reused(client: httpx.AsyncClient) -> None:
-    answer = b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 2\r\n\r\nok"
-    async with RawServer(answering(answer)) as server:
-        for _ in range(2):
-            response = await client.get(server.url)
-            assert (response.text, response.http_version) == ("ok", "HTTP/1.0")
-    assert server.connections == 1
 
 
 async def test_no_body_after_204_304_or_head_even_with_a_length(
@@ -236,16 +119,10 @@ async def test_no_body_after_204_304_or_head_even_with_a_length(
 
 
 async def test_interim_answers_are_skipped(client: httpx.AsyncClient) -> None:
-    answer = (
-        b"HTTP/1.1 100 Continue\r\n\r\n"
-        b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n" + OK
-    )
+    answer = b"HTTP/1.1 100 Continue\r\n\r\n" + OK
     async with RawServer(answering(answer)) as server:
         response = await client.post(server.url, content=b"x")
         assert (response.status_code, response.text) == (200, "ok")
-        assert "link" not in response.headers
-        assert (await client.get(server.url)).status_code == 200
-    assert server.connections == 1
 
 
 async def test_a_response_closed_before_its_end_closes_the_connection(
@@ -291,39 +168,47 @@ async def test_an_idle_connection_the_server_closed_is_replaced(
     assert server.connections == 2
 
 
-async def test_a_reused_connection_closed_without_answer_is_retried_once_on_a_new_one(
+async def test_a_post_on_a_reused_connection_closed_without_answer_is_not_sent_again(
     client: httpx.AsyncClient,
 ) -> None:
-    # The server reads the second request and closes without a byte: the keep-alive race.
+    # The server reads the second request and closes without a byte: the keep-alive race. The
+    # POST may have been acted on, so it surfaces as an error instead of going out again.
     async with RawServer(answering(OK, b"")) as server:
         assert (await client.post(server.url, content=b"1")).text == "ok"
-        assert (await client.post(server.url, content=b"2")).text == "ok"
-    assert server.connections == 2
-    assert server.bodies == [b"1", b"2", b"2"]
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post(server.url, content=b"2")
+    assert (server.connections, server.bodies) == (1, [b"1", b"2"])
 
 
-async def test_a_new_connection_closed_without_answer_is_an_error_not_a_retry(
+async def test_a_get_on_a_reused_connection_closed_without_answer_goes_once_more(
+    client: httpx.AsyncClient,
+) -> None:
+    async with RawServer(answering(OK, b"")) as server:
+        assert (await client.get(server.url + "/1")).text == "ok"
+        assert (await client.get(server.url + "/2")).text == "ok"
+    paths = [request.split(b" ")[1] for request in server.requests]
+    assert (server.connections, paths) == (2, [b"/1", b"/2", b"/2"])
+
+
+async def test_a_post_on_a_new_connection_closed_without_answer_is_an_error_not_a_retry(
     client: httpx.AsyncClient,
 ) -> None:
     async with RawServer(answering(b"")) as server:
-        with pytest.raises(httpx.RemoteProtocolError, match="without answering"):
-            await client.get(server.url)
-    assert server.connections == 1
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post(server.url, content=b"x")
+    assert (server.connections, server.bodies) == (1, [b"x"])
 
 
-async def test_a_reused_connection_closed_inside_an_answer_is_not_retried(
+async def test_a_connection_closed_inside_an_answer_is_a_protocol_error(
     client: httpx.AsyncClient,
 ) -> None:
     async def half_answer(server: RawServer, reader: Reader, writer: Writer) -> None:
         await server.read_request(reader)
-        writer.write(OK)
-        await server.read_request(reader)
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Le")
 
     async with RawServer(half_answer) as server:
-        await client.get(server.url)
-        with pytest.raises(httpx.RemoteProtocolError, match="inside a head"):
-            await client.get(server.url)
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.post(server.url, content=b"x")
     assert server.connections == 1
 
 
@@ -338,11 +223,8 @@ async def test_a_server_that_never_answers_is_a_read_timeout() -> None:
         await server.read_request(reader)
         await reader.read()
 
-    async with (
-        RawServer(silent) as server,
-        httpx.AsyncClient(transport=Http11Transport(), timeout=0.2) as client,
-    ):
-        with pytest.raises(httpx.ReadTimeout, match=r"nothing arrived for 0\.2s"):
+    async with RawServer(silent) as server, shared_client(timeout=0.2) as client:
+        with pytest.raises(httpx.ReadTimeout):
             await client.get(server.url)
 
 
@@ -352,38 +234,26 @@ async def test_a_body_that_stalls_is_a_read_timeout() -> None:
         writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc")
         await reader.read()
 
-    async with (
-        RawServer(stall) as server,
-        httpx.AsyncClient(transport=Http11Transport(), timeout=0.2) as client,
-    ):
+    async with RawServer(stall) as server, shared_client(timeout=0.2) as client:
         with pytest.raises(httpx.ReadTimeout):
             await client.get(server.url)
 
 
 @pytest.mark.parametrize(
-    ("answer", "message"),
+    "answer",
     [
-        (b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n", "over 65536 bytes"),
-        (b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 20_000, "over 65536 bytes"),
-        (b"HTTP/2 200\r\n\r\n", "malformed status line"),
-        (b"ICY 200 OK\r\n\r\n", "malformed status line"),
-        (b"HTTP/1.1 2000 OK\r\n\r\n", "malformed status line"),
-        (b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n", "malformed header line"),
-        (b"HTTP/1.1 200 OK\r\n folded: x\r\n\r\n", "malformed header line"),
-        (b"HTTP/1.1 200 OK\r\nX: a\nb\r\n\r\n", "malformed header line"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "invalid Content-Length"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\nx", "invalid Content-Length"),
-        (
-            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
-            "both Transfer-Encoding and Content-Length",
-        ),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n", "unsupported Transfer-Encoding"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", "chunk size"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokay\r\n", "past its"),
-        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "5 bytes short"),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", "inside a chunk"),
-        (b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n", "switched protocols"),
-        (b"HTTP/1.1 100 Continue\r\n\r\n" * 20, "interim"),
+        b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 70_000 + b"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X: y\r\n" * 20_000,
+        b"HTTP/2 200\r\n\r\n",
+        b"ICY 200 OK\r\n\r\n",
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nBad Name: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1, 2\r\n\r\nx",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab",
     ],
     ids=[
         "long-header",
@@ -392,22 +262,16 @@ async def test_a_body_that_stalls_is_a_read_timeout() -> None:
         "not-http",
         "status-digits",
         "space-in-name",
-        "obs-fold",
-        "bare-lf",
         "negative-length",
         "two-lengths",
         "te-and-length",
-        "te-not-chunked",
         "chunk-size",
-        "chunk-overrun",
         "short-body",
         "short-chunk",
-        "101",
-        "endless-1xx",
     ],
 )
-async def test_malformed_answers_are_remote_protocol_errors(
-    client: httpx.AsyncClient, answer: bytes, message: str
+async def test_malformed_or_oversized_answers_are_remote_protocol_errors(
+    client: httpx.AsyncClient, answer: bytes
 ) -> None:
     async def then_close(server: RawServer, reader: Reader, writer: Writer) -> None:
         await server.read_request(reader)
@@ -415,17 +279,17 @@ async def test_malformed_answers_are_remote_protocol_errors(
         await writer.drain()
 
     async with RawServer(then_close) as server:
-        with pytest.raises(httpx.RemoteProtocolError, match=message):
-            await client.get(server.url)
+        with pytest.raises(httpx.RemoteProtocolError):
+            await (await client.get(server.url)).aread()
 
 
 async def test_a_header_that_would_split_the_request_is_refused(
     client: httpx.AsyncClient,
 ) -> None:
     async with RawServer(answering(OK)) as server:
-        with pytest.raises(httpx.LocalProtocolError, match="x-evil"):
+        with pytest.raises(httpx.LocalProtocolError, match="header injection"):
             await client.get(server.url, headers={"x-evil": "a\r\nInjected: 1"})
-    assert server.connections == 0
+    assert server.requests == []
 
 
 async def test_https_with_a_trusted_certificate_works_and_reuses(tmp_path: Path) -> None:
@@ -433,7 +297,7 @@ async def test_https_with_a_trusted_certificate_works_and_reuses(tmp_path: Path)
     trusting = ssl.create_default_context(cafile=str(cert))
     async with (
         RawServer(answering(OK), tls=server_tls) as server,
-        httpx.AsyncClient(transport=Http11Transport(verify=trusting)) as client,
+        shared_client(verify=trusting) as client,
     ):
         for _ in range(2):
             assert (await client.post(server.url, content=b"x")).text == "ok"
@@ -445,7 +309,7 @@ async def test_https_checks_the_hostname_against_the_certificate(tmp_path: Path)
     trusting = ssl.create_default_context(cafile=str(cert))
     async with (
         RawServer(answering(OK), tls=server_tls, host="127.0.0.2") as server,
-        httpx.AsyncClient(transport=Http11Transport(verify=trusting)) as client,
+        shared_client(verify=trusting) as client,
     ):
         with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             await client.get(server.url)
@@ -460,7 +324,7 @@ async def test_https_with_an_untrusted_certificate_is_a_connect_error(
             await client.get(server.url)
     async with (
         RawServer(answering(OK), tls=server_tls) as server,
-        httpx.AsyncClient(transport=Http11Transport(verify=False)) as unchecked,
+        shared_client(verify=False) as unchecked,
     ):
         assert (await unchecked.get(server.url)).text == "ok"
 
@@ -468,7 +332,7 @@ async def test_https_with_an_untrusted_certificate_is_a_connect_error(
 async def test_idle_connections_expire() -> None:
     async with (
         RawServer(answering(OK)) as server,
-        httpx.AsyncClient(transport=Http11Transport(keepalive_expiry=0.05)) as client,
+        shared_client(keepalive_expiry=0.05) as client,
     ):
         await client.get(server.url)
         await asyncio.wait_for(server.closed_by_client.wait(), timeout=10)
@@ -476,33 +340,44 @@ async def test_idle_connections_expire() -> None:
     assert server.connections == 2
 
 
-async def test_idle_connections_per_origin_are_capped() -> None:
+async def test_connections_to_one_origin_are_capped() -> None:
+    async def slow(server: RawServer, reader: Reader, writer: Writer) -> None:
+        while await server.read_request(reader):
+            await asyncio.sleep(0.05)  # so the requests overlap: the cap, not luck, decides
+            writer.write(OK)
+
     async with (
-        RawServer(answering(OK)) as server,
-        httpx.AsyncClient(transport=Http11Transport(max_idle_per_origin=1)) as client,
+        RawServer(slow) as capped,
+        RawServer(answering(OK)) as other,
+        shared_client(max_per_origin=1) as client,
     ):
-        await asyncio.gather(*(client.get(server.url) for _ in range(3)))
-        await asyncio.wait_for(server.closed_by_client.wait(), timeout=10)
-        assert server.connections == 3
-        await client.get(server.url)
-        assert server.connections == 3
+        answers = await asyncio.gather(
+            *(client.get(capped.url) for _ in range(3)), client.get(other.url)
+        )
+    assert [answer.text for answer in answers] == ["ok"] * 4
+    assert (capped.connections, len(capped.requests), other.connections) == (1, 3, 1)
 
 
 async def test_aclose_closes_idle_connections() -> None:
     async with RawServer(answering(OK)) as server:
-        client = httpx.AsyncClient(transport=Http11Transport())
+        client = shared_client()
         await client.get(server.url)
         await client.aclose()
         await asyncio.wait_for(server.closed_by_client.wait(), timeout=10)
 
 
-async def test_waiting_for_a_free_connection_slot_is_a_pool_timeout() -> None:
+async def test_waiting_for_a_free_connection_is_bounded_by_the_pool_timeout() -> None:
+    async def first_answer_unfinished(server: RawServer, reader: Reader, writer: Writer) -> None:
+        unfinished = server.connections == 1
+        while await server.read_request(reader):
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc" if unfinished else OK)
+
     async with (
-        RawServer(answering(OK)) as server,
-        httpx.AsyncClient(transport=Http11Transport(max_connections=1), timeout=0.2) as client,
+        RawServer(first_answer_unfinished) as server,
+        shared_client(max_connections=1, timeout=0.2) as client,
     ):
         async with client.stream("GET", server.url):
-            with pytest.raises(httpx.PoolTimeout, match="1 connections stayed busy"):
+            with pytest.raises(httpx.TimeoutException):
                 await client.get(server.url)
         assert (await client.get(server.url)).text == "ok"
 
@@ -524,10 +399,43 @@ async def test_sink_post_turns_a_refused_connection_into_a_readable_retryable_er
     with pytest.raises(SinkError) as caught:
         await post(client, f"http://127.0.0.1:{port}/hook", b"{}", {}, timeout=5)
     assert caught.value.retryable
-    assert str(caught.value).startswith(f"ConnectError: cannot connect to 127.0.0.1:{port}: ")
+    assert str(caught.value).startswith("ConnectError: Cannot connect to host 127.0.0.1:")
 
 
-async def test_the_app_client_uses_this_transport_and_environment_proxies(
+async def test_a_sink_post_cut_off_on_a_reused_connection_is_a_failed_attempt_retried_durably(
+    vidhook_factory: Any,
+) -> None:
+    # First connection: the first delivery is answered, the second read and dropped unanswered.
+    # It is not sent again at once: the worker records a failed attempt and its retry schedule
+    # sends it again, under the same webhook-id, on a new connection.
+    async with RawServer(answering(OK, b"")) as server:
+        sink = http_sink("app", server.url + "/hook", (0.05,))
+        vidhook = await vidhook_factory(SOURCE_CONFIG + sink + rule("all", "app"))
+        store = vidhook.services.store
+        first, second = await post_callbacks(vidhook.client, 2)
+
+        async def delivered() -> bool:
+            rows = [*await store.deliveries_of(first), *await store.deliveries_of(second)]
+            return len(rows) == 2 and all(row.state == "delivered" for row in rows)
+
+        await eventually(delivered)
+    tried = await store.attempts_of(second)
+    assert [(a.number, a.outcome) for a in tried] == [(1, "retry"), (2, "delivered")]
+    assert tried[0].error is not None and "RemoteProtocolError" in tried[0].error
+    ids = [_header(request, b"webhook-id") for request in server.requests]
+    assert len(ids) == 3 and ids[1] == ids[2] != ids[0]
+    assert server.connections == 2
+
+
+def _header(request: bytes, name: bytes) -> bytes:
+    for line in request.split(b"\r\n")[1:]:
+        key, _, value = line.partition(b":")
+        if key.strip().lower() == name:
+            return value.strip()
+    raise AssertionError(f"no {name!r} header in {request!r}")
+
+
+async def test_the_app_client_honours_environment_proxies(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def proxy(server: RawServer, reader: Reader, writer: Writer) -> None:
@@ -555,13 +463,36 @@ def test_without_proxy_variables_there_are_no_mounts(monkeypatch: pytest.MonkeyP
     for scheme in ("http", "https", "all", "no"):
         monkeypatch.delenv(f"{scheme}_proxy", raising=False)
         monkeypatch.delenv(f"{scheme.upper()}_PROXY", raising=False)
-    assert proxy_mounts_from_env() == {}
+    assert proxy_mounts_from_env(lambda url: httpx.AsyncHTTPTransport()) == {}
+
+
+def test_no_proxy_entries_become_httpx_mount_patterns(monkeypatch: pytest.MonkeyPatch) -> None:
+    for scheme in ("http", "https", "all", "no"):
+        monkeypatch.delenv(f"{scheme}_proxy", raising=False)
+        monkeypatch.delenv(f"{scheme.upper()}_PROXY", raising=False)
+    monkeypatch.setenv("ALL_PROXY", "proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "localhost, 10.0.0.1,::1,.corp.example,http://direct.example")
+    seen: list[str | None] = []
+
+    def transport(url: str | None) -> httpx.AsyncBaseTransport:
+        seen.append(url)
+        return httpx.AsyncHTTPTransport()
+
+    mounts = proxy_mounts_from_env(transport)
+    assert seen == ["http://proxy.internal:3128"]
+    assert [pattern for pattern, target in mounts.items() if target is None] == [
+        "all://localhost",
+        "all://10.0.0.1",
+        "all://[::1]",
+        "all://*.corp.example",
+        "http://direct.example",
+    ]
 
 
 async def test_the_shared_client_keeps_no_cookies_between_requests() -> None:
     set_cookie = Reply(headers={"Set-Cookie": "session=abc; Path=/"})
     async with HttpServer(set_cookie, set_cookie) as server:
-        client = http_transport.shared_client()
+        client = shared_client()
         try:
             for _ in range(2):
                 (await client.post(server.url, content=b"{}")).raise_for_status()

@@ -10,13 +10,18 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
+import structlog
 from litestar.connection import ASGIConnection
 from litestar.handlers.base import BaseRouteHandler
 
 from vidhook.receiver.config import ApiToken
 from vidhook.receiver.errors import Forbidden, Unauthorized
+from vidhook.receiver.failed_logins import FailedLogins
+from vidhook.receiver.verify import ProxyTrust
 
 __all__ = ["IMPLIED", "TokenTable", "grants", "require_scope"]
+
+log = structlog.get_logger("vidhook")
 
 # Scopes a scope brings with it. `submit` is for applications and opens nothing else.
 IMPLIED: dict[str, frozenset[str]] = {"admin": frozenset({"read"})}
@@ -30,8 +35,10 @@ def grants(token: ApiToken, scope: str) -> bool:
 class TokenTable:
     """The configured API tokens, checked in constant time."""
 
-    def __init__(self, tokens: list[ApiToken]) -> None:
+    def __init__(self, tokens: list[ApiToken], trusted_proxies: list[str] | None = None) -> None:
         self._tokens = [(t.token.encode(), t) for t in tokens]
+        self.failed_logins = FailedLogins()
+        self.trust = ProxyTrust(trusted_proxies or [], "server.trusted_proxies")
 
     def authenticate(self, header: str | None) -> ApiToken:
         """The token named by an `Authorization: Bearer` header, or Unauthorized."""
@@ -60,7 +67,23 @@ class TokenTable:
 def require_scope(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
-    """Litestar guard: the request's bearer token must hold the handler's `opt["scope"]`."""
+    """Litestar guard: the request's bearer token must hold the handler's `opt["scope"]`.
+
+    A failed login is logged with the client's address (never the token) and counted against
+    that address; past the limit it gets 429 until its lockout ends.
+    """
     scope = handler.opt.get("scope", "admin")
     tokens: TokenTable = connection.app.state.api_tokens
-    tokens.check(connection.headers.get("authorization"), scope)
+    now = connection.app.state.services.clock()
+    peer = connection.client.host if connection.client else ""
+    client = tokens.trust.client_address(peer, connection.headers.get("x-forwarded-for"))
+    tokens.failed_logins.check(client, now)
+    try:
+        tokens.check(connection.headers.get("authorization"), scope)
+    except Unauthorized as exc:
+        locked = tokens.failed_logins.failed(client, now)
+        log.warning(
+            "api login refused", client=client, path=connection.url.path, reason=exc.message,
+            locked_out=locked,
+        )  # fmt: skip
+        raise

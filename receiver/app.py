@@ -160,7 +160,12 @@ def create_app(
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],
         request_max_body_size=settings.server.max_body_bytes,
-        state=State({"services": services, "api_tokens": TokenTable(settings.api_tokens)}),
+        state=State(
+            {
+                "services": services,
+                "api_tokens": TokenTable(settings.api_tokens, settings.server.trusted_proxies),
+            }
+        ),
         openapi_config=OpenAPIConfig(
             title="vidhook", version=__version__, path="/schema", components=API_SECURITY
         ),

@@ -35,6 +35,7 @@ __all__ = [
     "expand_env",
     "load_settings",
     "parse_settings",
+    "trusted_proxies_for",
 ]
 
 Scope = Literal["read", "admin", "submit"]
@@ -51,6 +52,9 @@ class ServerConfig(_Config):
     max_json_depth: int = 64
     rejected_log_size: int = 1000
     max_replay_events: int = 10_000  # the most events one replay call may touch
+    # Proxies whose X-Forwarded-For is believed, for every source that names none of its own:
+    # pin the proxy's own address (a /32), not the network it sits on.
+    trusted_proxies: list[str] = []
 
 
 class StoreConfig(_Config):
@@ -249,6 +253,11 @@ def _require_task_api(source: SourceConfig, where: str, why: str) -> None:
         raise ConfigError(
             f"{where}.base_url: {why}, and {source.provider} has no public address; set it"
         )
+
+
+def trusted_proxies_for(server: ServerConfig, source: SourceConfig) -> list[str]:
+    """The proxies a source believes: its own `trusted_proxies` when set, else the server's."""
+    return server.trusted_proxies if source.trusted_proxies is None else source.trusted_proxies
 
 
 def load_settings(path: str | Path, env: dict[str, str] | None = None) -> Settings:

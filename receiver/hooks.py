@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import msgspec
@@ -23,7 +24,7 @@ from vidhook.receiver.logs import redact
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import RawRequest, Rejection
-from vidhook.receiver.verify import InboundRequest
+from vidhook.receiver.verify import InboundRequest, ProxyTrust
 
 __all__ = ["HookAnswer", "receive_callback"]
 
@@ -102,7 +103,7 @@ def _refuse(
         reason=exc.code,
         status=exc.status_code,
         message=exc.message[:1000],
-        client=request.client.host if request.client else "",
+        client=_client_address(request, services, name),
         # A body refused for its declared size is never read; its size is the declared one.
         size=len(body) or _declared_length(request) or 0,
         head=body[:_HEAD_BYTES],
@@ -110,6 +111,24 @@ def _refuse(
     keep = services.settings.server.rejected_log_size
     task = BackgroundTask(services.record_rejection, rejection, keep)
     return error_response(exc, background=task).to_asgi_response(None, request)
+
+
+def _client_address(request: Request[Any, Any, Any], services: Services, name: str) -> str:
+    """The refused client as the source would judge it: resolved through trusted proxies, so
+    the rejection log names the sender and not the proxy in front."""
+    peer = request.client.host if request.client else ""
+    forwarded = _headers(request).get("x-forwarded-for")
+    source = services.sources.get(name)
+    if source is not None:
+        return source.verifier.trust.client_address(peer, forwarded)
+    return _server_trust(tuple(services.settings.server.trusted_proxies)).client_address(
+        peer, forwarded
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _server_trust(cidrs: tuple[str, ...]) -> ProxyTrust:
+    return ProxyTrust(list(cidrs), "server.trusted_proxies")
 
 
 def _declared_length(request: Request[Any, Any, Any]) -> int | None:

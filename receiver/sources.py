@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from vidhook.receiver.config import Settings, SourceConfig
+from vidhook.receiver.config import Settings, SourceConfig, trusted_proxies_for
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.providers import PROVIDERS
 from vidhook.receiver.providers.base import Provider
 from vidhook.receiver.ratelimit import TokenBucket
-from vidhook.receiver.verify import SourceVerifier
+from vidhook.receiver.verify import ProxyTrust, SourceVerifier
 
 __all__ = ["Source", "build_sources", "callback_url", "mask_secret"]
 
@@ -34,6 +34,7 @@ class Source:
 
 def build_sources(settings: Settings) -> dict[str, Source]:
     """Build every configured source; a bad secret or CIDR is a ConfigError naming the field."""
+    ProxyTrust(settings.server.trusted_proxies, "server.trusted_proxies")  # a bad CIDR fails here
     sources = {}
     for name, config in settings.sources.items():
         provider = PROVIDERS[config.provider]
@@ -46,7 +47,9 @@ def build_sources(settings: Settings) -> dict[str, Source]:
             limiter = TokenBucket(config.rate_limit, config.rate_burst)
         elif config.rate_burst is not None:
             raise ConfigError(f"sources.{name}.rate_burst: goes with rate_limit (per second)")
-        sources[name] = Source(name, config, provider, SourceVerifier(config, name), limiter)
+        proxies = trusted_proxies_for(settings.server, config)
+        verifier = SourceVerifier(config, name, trusted_proxies=proxies)
+        sources[name] = Source(name, config, provider, verifier, limiter)
     return sources
 
 

@@ -20,7 +20,14 @@ import msgspec
 from vidhook.receiver.config import HmacConfig, SourceConfig, StandardWebhooksConfig
 from vidhook.receiver.errors import ConfigError, Unauthorized
 
-__all__ = ["InboundRequest", "SourceVerifier", "client_address", "verifier_for", "verify_request"]
+__all__ = [
+    "InboundRequest",
+    "ProxyTrust",
+    "SourceVerifier",
+    "client_address",
+    "verifier_for",
+    "verify_request",
+]
 
 _Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 _SECONDS = re.compile(r"[0-9]{1,16}(\.[0-9]{1,9})?")
@@ -36,14 +43,38 @@ class InboundRequest(msgspec.Struct, frozen=True):
     query_token: str | None = None
 
 
-class SourceVerifier:
-    """One source's configured checks, compiled once at startup."""
+class ProxyTrust:
+    """The proxies whose X-Forwarded-For is believed, and the client address they name."""
 
-    def __init__(self, source: SourceConfig, name: str = "") -> None:
+    def __init__(self, cidrs: list[str], where: str = "trusted_proxies") -> None:
+        self.networks = _networks(cidrs, where)
+
+    def client_address(self, peer: str, forwarded: str | None) -> str:
+        """The real client: X-Forwarded-For read from the right, only past trusted proxies."""
+        if not forwarded or not _in_any(peer, self.networks):
+            return peer
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        for hop in reversed(hops):
+            if not _in_any(hop, self.networks):
+                return hop
+        return hops[0] if hops else peer
+
+
+class SourceVerifier:
+    """One source's configured checks, compiled once at startup.
+
+    `trusted_proxies` is the list the source believes (`config.trusted_proxies_for`); without
+    it, the source's own list.
+    """
+
+    def __init__(
+        self, source: SourceConfig, name: str = "", *, trusted_proxies: list[str] | None = None
+    ) -> None:
         where = f"sources.{name}." if name else ""
         self._tokens = _secrets(source.tokens, f"{where}tokens", required=False)
         self._allow = _networks(source.allow_ips, f"{where}allow_ips")
-        self._proxies = _networks(source.trusted_proxies, f"{where}trusted_proxies")
+        proxies = source.trusted_proxies if trusted_proxies is None else trusted_proxies
+        self.trust = ProxyTrust(proxies or [], f"{where}trusted_proxies")
         self._hmac = _Hmac(source.hmac, f"{where}hmac") if source.hmac else None
         sw = source.standard_webhooks
         self._standard = _StandardWebhooks(sw, f"{where}standard_webhooks") if sw else None
@@ -76,15 +107,9 @@ class SourceVerifier:
 
     def client_address(self, request: InboundRequest) -> str:
         """The real client: X-Forwarded-For read from the right, only past trusted proxies."""
-        peer = request.client_host
-        forwarded = request.headers.get("x-forwarded-for")
-        if not forwarded or not _in_any(peer, self._proxies):
-            return peer
-        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-        for hop in reversed(hops):
-            if not _in_any(hop, self._proxies):
-                return hop
-        return hops[0] if hops else peer
+        return self.trust.client_address(
+            request.client_host, request.headers.get("x-forwarded-for")
+        )
 
 
 class _Hmac:

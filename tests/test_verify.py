@@ -500,6 +500,7 @@ def test_verify_request_caches_one_verifier_per_source() -> None:
 def test_public_surface() -> None:
     assert sorted(verify.__all__) == [
         "InboundRequest",
+        "ProxyTrust",
         "SourceVerifier",
         "client_address",
         "verifier_for",

@@ -45,7 +45,8 @@ class SourceConfigBase(ConfigStruct, tag_field="provider"):
     hmac: HmacConfig | None = None
     standard_webhooks: StandardWebhooksConfig | None = None
     allow_ips: list[str] = []
-    trusted_proxies: list[str] = []
+    # None: the server's `trusted_proxies`; a list (even empty) replaces them for this source.
+    trusted_proxies: list[str] | None = None
     api_key: str | None = None
     base_url: str | None = None
     confirm: bool = False

@@ -23,17 +23,21 @@ class ServeProcess:
     """One `vidhook serve` at a time on a fixed loopback port; its output goes to `log`
     (JSON lines), appended across restarts."""
 
-    def __init__(self, config: Path, log: Path) -> None:
+    def __init__(
+        self, config: Path, log: Path, *, host: str = "127.0.0.1", env: dict[str, str] | None = None
+    ) -> None:
         self.config = config
         self.log = log
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.host = host
+        self.port = free_port(host)
+        self.url = f"http://{host}:{self.port}"
+        self.env = env or {}
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
         """Start it and wait until it is ready (store open, worker running)."""
-        env = {k: v for k, v in os.environ.items() if k != "VIDHOOK_CONFIG"}
-        command = [*VIDHOOK, "serve", "--config", str(self.config), "--host", "127.0.0.1"]
+        env = {k: v for k, v in os.environ.items() if k != "VIDHOOK_CONFIG"} | self.env
+        command = [*VIDHOOK, "serve", "--config", str(self.config), "--host", self.host]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
                 [*command, "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env

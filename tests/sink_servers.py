@@ -70,10 +70,10 @@ def make_delivery(event: Event | None = None, **overrides: Any) -> Delivery:
     return Delivery(**fields)
 
 
-def free_port() -> int:
-    """A loopback TCP port nobody listens on (right now)."""
+def free_port(host: str = "127.0.0.1") -> int:
+    """A loopback TCP port nobody listens on (right now) at `host`."""
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((host, 0))
         port: int = sock.getsockname()[1]
         return port
 

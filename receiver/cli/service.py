@@ -14,11 +14,12 @@ import uvicorn
 from vidhook.receiver.app import build_services, create_app
 from vidhook.receiver.cli.config_source import add_config_argument, config_path, resolve_settings
 from vidhook.receiver.config import Settings, check_polled_sources, load_settings
-from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.errors import ConfigError, StoreUnavailable
 from vidhook.receiver.logs import configure_logging
 from vidhook.receiver.providers import PROVIDERS
 from vidhook.receiver.sources import callback_url
-from vidhook.receiver.store import open_store
+from vidhook.receiver.store import Store, open_store
+from vidhook.receiver.trust_check import trust_warnings
 
 __all__ = ["register", "tune_gc"]
 
@@ -26,6 +27,7 @@ __all__ = ["register", "tune_gc"]
 # few dozen tracked objects, so with Python's default of 700 the collector ran every dozen or so
 # requests under load, walking everything in flight: about a tenth of ingest's CPU.
 _GC_YOUNG = 10_000
+_CONNECT_SECONDS = 15.0
 
 
 def register(commands: Any) -> None:
@@ -42,6 +44,9 @@ def register(commands: Any) -> None:
         "--show-secrets",
         action="store_true",
         help="print callback URLs with their whole token (masked to 4 characters by default)",
+    )
+    check.add_argument(
+        "--connect", action="store_true", help="also open the store (as serve would) and ping it"
     )
     check.set_defaults(run=run_check)
 
@@ -141,8 +146,32 @@ def run_check(args: argparse.Namespace) -> int:
     print(f"sinks ({len(services.sinks)}): {', '.join(sorted(services.sinks)) or '-'}")
     print("rules:")
     print(services.rules.current.describe())
+    for warning in trust_warnings(settings):
+        print(f"warning: {warning}")
     asyncio.run(services.http.aclose())
+    if args.connect:
+        print(f"store: {asyncio.run(_reach(services.store))} answers")
     return 0
+
+
+async def _reach(store: Store) -> str:
+    """Open the store as `serve` does (pending migrations applied), ping it, close it; return its
+    printable URL, or raise StoreUnavailable saying why it cannot be reached."""
+    try:
+        await asyncio.wait_for(store.open(), _CONNECT_SECONDS)
+        try:
+            await asyncio.wait_for(store.ping(), _CONNECT_SECONDS)
+        finally:
+            await store.close()
+    except StoreUnavailable:
+        raise
+    except TimeoutError:
+        raise StoreUnavailable(
+            f"the store {store.url} did not answer within {_CONNECT_SECONDS:g} s"
+        ) from None
+    except Exception as exc:  # a SQLite path that cannot be opened, and the like
+        raise StoreUnavailable(f"cannot open the store {store.url}: {exc}") from None
+    return store.url
 
 
 def run_migrate(args: argparse.Namespace) -> int:

@@ -19,6 +19,7 @@ ENV = {
     "ARK_HOOK_TOKEN": "ark-token-0123456789",
     "APP_WEBHOOK_URL": "https://app.example.com/video-events",
     "APP_WHSEC": "whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIz",
+    "VIDHOOK_PROXY_ADDRESS": "172.30.47.10",
 }
 
 

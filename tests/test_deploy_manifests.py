@@ -1,0 +1,147 @@
+"""The shipped compose file, Dockerfile, HAProxy config and Kubernetes manifests, loaded and held
+to what a deployment that survives a replica's death needs: pinned images, start order by
+health, one health check, the proxy the only public port and trusted by its own address alone,
+a database password that may hold any character, and on Kubernetes readiness-gated rollouts
+that stop a pod only after it has left the rotation."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from vidhook.receiver.config import parse_settings
+from vidhook.receiver.store.pg_schema import parse_target
+
+DEPLOY = Path(__file__).parent.parent / "deploy"
+REPLICAS = ("vidhook-1", "vidhook-2")
+
+
+def _compose() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "compose.yaml").read_text())
+
+
+def _interpolate(value: str, env: dict[str, str]) -> str:
+    """Compose's `${NAME}` and `${NAME:?message}` substitution."""
+    return re.sub(r"\$\{([A-Z_]+)(?::\?[^}]*)?\}", lambda m: env[m.group(1)], value)
+
+
+def _k8s(name: str) -> list[dict[str, Any]]:
+    return list(yaml.safe_load_all((DEPLOY / "k8s" / name).read_text()))
+
+
+def test_compose_pins_every_image_to_a_version():
+    for name, service in _compose()["services"].items():
+        image = service["image"]
+        assert re.fullmatch(r"[a-z0-9./-]+:\d+\.\d+(\.\d+)?(-[a-z0-9.]+)?", image), (name, image)
+    for line in (DEPLOY / "Dockerfile").read_text().splitlines():
+        if line.startswith("FROM "):
+            assert re.match(r"FROM python:\d+\.\d+\.\d+-slim-\w+", line), line
+
+
+def test_compose_starts_in_order_of_health():
+    services = _compose()["services"]
+    assert "healthcheck" in services["postgres"]
+    for name in REPLICAS:
+        assert services[name]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    proxy_waits_for = services["haproxy"]["depends_on"]
+    assert proxy_waits_for == {name: {"condition": "service_healthy"} for name in REPLICAS}
+
+
+def test_compose_and_dockerfile_check_the_same_readiness():
+    text = (DEPLOY / "Dockerfile").read_text()
+    healthcheck = re.search(r"HEALTHCHECK (.*?)\\\n\s+CMD (\[.*\])", text)
+    assert healthcheck is not None
+    options, command = healthcheck.groups()
+    for name in REPLICAS:
+        check = _compose()["services"][name]["healthcheck"]
+        assert check["test"] == ["CMD", *yaml.safe_load(command)]
+        assert "/readyz" in check["test"][-1]
+        assert options.split() == [
+            f"--interval={check['interval']}", f"--timeout={check['timeout']}",
+            f"--start-period={check['start_period']}", f"--retries={check['retries']}",
+        ]  # fmt: skip
+
+
+def test_only_the_proxy_is_public_and_replicas_publish_on_loopback_only():
+    services = _compose()["services"]
+    assert services["haproxy"]["ports"] == ["443:443"]
+    assert "ports" not in services["postgres"]
+    for name in REPLICAS:
+        assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"]), name
+    assert "store" not in services["haproxy"]["networks"]  # the proxy cannot reach the database
+
+
+def test_the_replicas_trust_the_proxys_pinned_address_only():
+    compose = _compose()
+    address = compose["services"]["haproxy"]["networks"]["edge"]["ipv4_address"]
+    subnet = compose["networks"]["edge"]["ipam"]["config"][0]["subnet"]
+    assert address.rsplit(".", 1)[0] == subnet.rsplit(".", 1)[0]
+    env = compose["services"]["vidhook-1"]["environment"]
+    assert env["VIDHOOK_PROXY_ADDRESS"] == address
+    text = (DEPLOY / "vidhook.postgres.toml").read_text()
+    settings = parse_settings(text, env=_replica_env(env, "pw"))
+    assert settings.server.trusted_proxies == [f"{address}/32"]
+
+
+def test_the_haproxy_config_names_the_compose_replicas_and_publishes_one_port():
+    text = (DEPLOY / "haproxy.cfg").read_text()
+    servers = re.findall(r"^\s+server (\S+) (\S+)", text, re.MULTILINE)
+    assert servers == [(name, f"{name}:8080") for name in REPLICAS]
+    binds = re.findall(r"^\s+bind (\S+)", text, re.MULTILINE)
+    assert binds == [":443"]
+    assert "option http-buffer-request" in text
+    assert re.search(r"^\s+retry-on .*conn-failure.*empty-response", text, re.MULTILINE)
+    assert re.search(r"^\s+option redispatch", text, re.MULTILINE)
+
+
+def _replica_env(env: dict[str, str], password: str) -> dict[str, str]:
+    dotenv = {"POSTGRES_PASSWORD": password, "VIDHOOK_DOMAIN": "hooks.example.com"}
+    dotenv |= {
+        name: f"{name.lower()}-value-0123456789" for name in re.findall(r"\$\{([A-Z_]+)", str(env))
+    }
+    dotenv["POSTGRES_PASSWORD"] = password
+    return {key: _interpolate(str(value), dotenv) for key, value in env.items()}
+
+
+@pytest.mark.parametrize("password", ["plain", "pa/ss@wo:rd?#%", "@@//"])
+def test_compose_passes_any_database_password_intact(password):
+    env = _replica_env(_compose()["services"]["vidhook-1"]["environment"], password)
+    target = parse_target(env["VIDHOOK_DATABASE_URL"])
+    assert target.dsn == "postgresql://vidhook@postgres:5432/vidhook"
+    assert env["PGPASSWORD"] == password  # asyncpg reads it when the URL holds no password
+    assert _compose()["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"].startswith(
+        "${POSTGRES_PASSWORD"
+    )
+
+
+def test_kubernetes_rollouts_are_gated_by_readiness_and_drain_before_stopping():
+    (deployment,) = _k8s("deployment.yaml")
+    spec = deployment["spec"]
+    assert spec["replicas"] >= 2
+    assert spec["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+    pod = spec["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    sleep = container["lifecycle"]["preStop"]["exec"]["command"]
+    assert sleep[0] == "sleep"
+    # The preStop sleep, then uvicorn's 15 s for in-flight work, within the grace period.
+    assert pod["terminationGracePeriodSeconds"] > int(sleep[1]) + 15
+    (budget,) = _k8s("poddisruptionbudget.yaml")
+    assert budget["spec"]["minAvailable"] == 1
+    assert budget["spec"]["selector"] == spec["selector"]
+
+
+def test_kubernetes_ingress_publishes_only_hooks_media_and_healthz():
+    (ingress,) = _k8s("ingress.yaml")
+    (rule,) = ingress["spec"]["rules"]
+    paths = {(p["path"], p["pathType"]) for p in rule["http"]["paths"]}
+    assert paths == {("/hooks/", "Prefix"), ("/media/", "Prefix"), ("/healthz", "Exact")}
+    retry = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-next-upstream"]
+    assert "non_idempotent" in retry.split()
+    kustomized = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+    assert {"ingress.yaml", "poddisruptionbudget.yaml"} <= set(kustomized["resources"])

@@ -298,18 +298,20 @@ async def _received(replica: ServeProcess) -> int:
     )
 
 
-async def _raw_get(url: str, path: str, headers: str = "") -> int:
-    """The status of a GET of `path` sent exactly as written (no client normalises it)."""
+async def _raw_get(url: str, path: str, headers: str = "") -> tuple[int, bytes]:
+    """The status and body of a GET of `path` sent exactly as written (no client normalises
+    it)."""
     host, _, port = url.removeprefix("http://").partition(":")
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
         head = f"GET {path} HTTP/1.1\r\nHost: hooks.example.com\r\n{headers}"
         writer.write(f"{head}Connection: close\r\n\r\n".encode())
         await writer.drain()
-        status_line = await reader.readline()
+        answer = await reader.read()
     finally:
         writer.close()
-    return int(status_line.split()[1])
+    status_line, _, rest = answer.partition(b"\r\n")
+    return int(status_line.split()[1]), rest.partition(b"\r\n\r\n")[2]
 
 
 PRIVATE = [
@@ -323,11 +325,12 @@ PRIVATE = [
 async def test_the_proxy_publishes_only_hooks_media_and_healthz_and_trust_holds(edge: Edge):
     token = f"Authorization: Bearer {ADMIN_TOKEN}\r\n"
     for path in PRIVATE:
-        assert await _raw_get(edge.url, path, token) == 404, path
+        status, body = await _raw_get(edge.url, path, token)
+        assert (status, b"not served on the public address" in body) == (404, True), path
     direct = edge.replicas[0].url
-    assert await _raw_get(direct, "/metrics") == 200  # served, but only off the public address
-    assert await _raw_get(direct, "/admin/events", token) == 200
-    assert await _raw_get(edge.url, "/healthz") == 200
+    assert (await _raw_get(direct, "/metrics"))[0] == 200  # served, but off the public address
+    assert (await _raw_get(direct, "/admin/events", token))[0] == 200
+    assert (await _raw_get(edge.url, "/healthz")) == (200, b'{"status":"ok"}')
     async with httpx.AsyncClient(base_url=edge.url) as client:
         answer = await client.post(
             f"/hooks/vibegen/{HOOK_TOKEN}", content=vibegen_callback("public-1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -63,7 +64,7 @@ class SqliteStore(SqliteTaskMethods):
         """Connect, set the pragmas that make commits durable, and migrate."""
         try:
             prepare_sqlite_file(self.path)
-            conn = await aiosqlite.connect(self.path or ":memory:", isolation_level=None)
+            conn = await _connect(self.path or ":memory:")
             for pragma in (
                 "journal_mode=WAL",
                 "synchronous=FULL",
@@ -72,7 +73,7 @@ class SqliteStore(SqliteTaskMethods):
             ):
                 await conn.execute(f"PRAGMA {pragma}")
             await _migrate(conn)
-            reader = await aiosqlite.connect(self.path or ":memory:", isolation_level=None)
+            reader = await _connect(self.path or ":memory:")
             await reader.execute("PRAGMA busy_timeout=10000")
         except (sqlite3.Error, OSError) as exc:
             raise StoreUnavailable(f"cannot open SQLite store {self.path!r}: {exc}") from None
@@ -548,3 +549,15 @@ def _event_query(where: EventFilter, columns: str) -> tuple[str, dict[str, Any]]
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     return sql, params
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    """An aiosqlite connection in autocommit mode. When opening fails, aiosqlite stops its worker
+    thread, which then reports to this event loop: wait for it, or a command that exits right
+    after (`vidhook check --connect`) prints a traceback from a loop already closed."""
+    connection = aiosqlite.connect(path, isolation_level=None)
+    try:
+        return await connection
+    except sqlite3.Error:
+        await asyncio.to_thread(connection._thread.join, 5)  # aiosqlite has no public handle
+        raise

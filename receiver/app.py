@@ -26,6 +26,7 @@ from vidhook.receiver.errors import ConfigError, StoreUnavailable
 from vidhook.receiver.hooks import receive_callback
 from vidhook.receiver.http_client import shared_client
 from vidhook.receiver.http_errors import error_response, exception_handlers
+from vidhook.receiver.json_request import MAX_JSON_DEPTH_KEY, JsonLimitedRequest
 from vidhook.receiver.request_id import RequestIdMiddleware
 from vidhook.receiver.retention import RetentionTask
 from vidhook.receiver.services import Services
@@ -160,10 +161,12 @@ def create_app(
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],
         request_max_body_size=settings.server.max_body_bytes,
+        request_class=JsonLimitedRequest,
         state=State(
             {
                 "services": services,
                 "api_tokens": TokenTable(settings.api_tokens, settings.server.trusted_proxies),
+                MAX_JSON_DEPTH_KEY: settings.server.max_json_depth,
             }
         ),
         openapi_config=OpenAPIConfig(

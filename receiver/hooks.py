@@ -19,7 +19,7 @@ from vidhook.receiver.config import SourceConfig
 from vidhook.receiver.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, VidhookError
 from vidhook.receiver.event import TaskReport
 from vidhook.receiver.http_errors import error_response
-from vidhook.receiver.json_depth import nests_deeper_than
+from vidhook.receiver.json_depth import refuse_deep_json
 from vidhook.receiver.logs import redact
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source
@@ -216,11 +216,7 @@ def _read(source: Source, body: bytes, max_depth: int) -> TaskReport:
             f"body is not valid UTF-8 (byte {exc.start}); JSON must be UTF-8",
             code="invalid_json",
         ) from None
-    if nests_deeper_than(body, max_depth):
-        raise BadRequest(
-            f"JSON body nests deeper than {max_depth} levels (server.max_json_depth)",
-            code="json_too_deep",
-        )
+    refuse_deep_json(body, max_depth)
     return callbacks.read(body, source.config)
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["nests_deeper_than"]
+from vidhook.receiver.errors import BadRequest
+
+__all__ = ["nests_deeper_than", "refuse_deep_json"]
 
 # A JSON string, escapes included: brackets inside one do not nest anything.
 _STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
@@ -29,3 +31,13 @@ def nests_deeper_than(body: bytes, limit: int) -> bool:
         else:
             depth -= 1
     return False
+
+
+def refuse_deep_json(body: bytes, limit: int) -> None:
+    """Raise BadRequest (`json_too_deep`) for a JSON text nested deeper than `limit`: the
+    decoders recurse, and a deep enough text would exhaust the stack."""
+    if nests_deeper_than(body, limit):
+        raise BadRequest(
+            f"JSON body nests deeper than {limit} levels (server.max_json_depth)",
+            code="json_too_deep",
+        )

@@ -10,7 +10,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.errors import BadRequest, ConfigError
+from vidhook.receiver.identifiers import MAX_NAME, check_labels
 from vidhook.receiver.providers import PROVIDER_NAMES, PROVIDERS, ProviderName, SourceConfig
 from vidhook.receiver.providers.source_config import (
     ConfigStruct,
@@ -213,7 +214,17 @@ def _check_sources(settings: Settings, origin: str) -> None:
             raise ConfigError(
                 f"{where}: a source name may hold only letters, digits, '-', '_', '.'"
             )
+        try:
+            check_labels(source.labels)
+        except BadRequest as exc:
+            raise ConfigError(f"{where}: {exc.message}") from None
         _check_provider_api(source, where)
+    for token in settings.api_tokens:
+        if not 0 < len(token.name) <= MAX_NAME:
+            raise ConfigError(
+                f"{origin}: api_tokens: a token name must be 1-{MAX_NAME} characters, not"
+                f" {len(token.name)}"
+            )
     try:
         check_secret_strength(settings)
     except ConfigError as exc:

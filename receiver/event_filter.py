@@ -13,6 +13,7 @@ import msgspec
 
 from vidhook.receiver.errors import BadRequest
 from vidhook.receiver.event import rfc3339
+from vidhook.receiver.identifiers import check_labels, check_value
 from vidhook.receiver.store.records import EventFilter
 
 __all__ = ["AGE_UNITS", "build_filter", "parse_labels", "parse_moment"]
@@ -67,7 +68,12 @@ def build_filter(
     **fields: str | None,
 ) -> EventFilter:
     """An EventFilter from written values; `fields` are the exact-match columns
-    (source, provider, type, status, task_id, model, sink)."""
+    (source, provider, type, status, task_id, model, sink). Values over the limits of
+    `identifiers` are refused (BadRequest): no stored identifier can be that long."""
+    for name, value in fields.items():
+        check_value(name, value)
+    check_value("cursor", cursor)
+    check_labels(labels or {}, "label filter")
     base = EventFilter(
         since=parse_moment(since, now, name="since") if since else None,
         until=parse_moment(until, now, name="until") if until else None,

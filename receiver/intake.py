@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import structlog
 
 from vidhook.receiver.event import TaskReport, rfc3339
+from vidhook.receiver.identifiers import check_task_id
 from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.normalise import normalise
 from vidhook.receiver.sources import Source
@@ -39,7 +40,9 @@ class Intake:
         *,
         hold: bool = False,
     ) -> IngestResult:
-        """Commit one report as an event; return once it is durable."""
+        """Commit one report as an event; return once it is durable. A task id no store
+        can keep, or no provider URL can hold, is refused (BadRequest) before the store."""
+        check_task_id(report.task_id)
         event = normalise(
             report,
             source=source.name,

@@ -21,6 +21,7 @@ import msgspec
 from vidhook.receiver.config import RuleConfig, Settings
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import Event
+from vidhook.receiver.identifiers import MAX_RULE_NAME
 from vidhook.routes.filter import Filter, compile_filter
 
 __all__ = [
@@ -97,6 +98,11 @@ def build_rule(config: RuleConfig, *, origin: str, known_sinks: Iterable[str]) -
     """Check one written rule against the configured sinks and compile its filter."""
     if not config.name.strip():
         raise ConfigError(f"{origin}: a rule has an empty name")
+    if len(config.name) > MAX_RULE_NAME:
+        raise ConfigError(
+            f'{origin}: rule "{config.name[:64]}...": the name is {len(config.name)} characters'
+            f" long; the limit is {MAX_RULE_NAME}"
+        )
     where = f'{origin}: rule "{config.name}"'
     known = set(known_sinks)
     for sink in config.sinks:

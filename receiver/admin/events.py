@@ -22,13 +22,14 @@ from vidhook.receiver.config import ProviderName
 from vidhook.receiver.errors import NotFound
 from vidhook.receiver.event import EventType, Status
 from vidhook.receiver.event_filter import build_filter, parse_labels
+from vidhook.receiver.identifiers import MAX_VALUE
 from vidhook.receiver.replay import Replayer, ReplayResult
 from vidhook.receiver.services import Services
 from vidhook.receiver.store import Store
 
 __all__ = ["EventsController", "ReplayController", "event_detail", "replayer"]
 
-Text = Annotated[str | None, QueryParameter(max_length=200)]
+Text = Annotated[str | None, QueryParameter(max_length=MAX_VALUE)]
 Since = Annotated[
     str | None,
     QueryParameter(

@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from vidhook.receiver.admin.schemas import errors
 from vidhook.receiver.api_auth import require_scope
 from vidhook.receiver.errors import NotFound
+from vidhook.receiver.identifiers import MAX_NAME, MAX_TASK_ID, check_value
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import EventFilter, StoredEvent, TaskRecord
@@ -129,7 +130,7 @@ class TasksController(Controller):
     async def list_tasks(
         self,
         services: NamedDependency[Services],
-        source: Annotated[str | None, QueryParameter(max_length=200)] = None,
+        source: Annotated[str | None, QueryParameter(max_length=MAX_NAME)] = None,
         polling: Annotated[bool | None, QueryParameter()] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> TaskList:
@@ -146,6 +147,8 @@ class TasksController(Controller):
         self, source: FromPath[str], task_id: FromPath[str], services: NamedDependency[Services]
     ) -> TaskDetail:
         """A task, its labels and poll state, and its events."""
+        check_value("source", source, MAX_NAME)
+        check_value("task_id", task_id, MAX_TASK_ID)
         task = await services.store.get_task(source, task_id)
         if task is None:
             raise NotFound(

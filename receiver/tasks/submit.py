@@ -12,7 +12,8 @@ from typing import Any
 import msgspec
 
 from vidhook.receiver.config import Settings
-from vidhook.receiver.errors import BadRequest, Conflict, UpstreamError, VidhookError
+from vidhook.receiver.errors import Conflict, UpstreamError, VidhookError
+from vidhook.receiver.identifiers import check_labels, check_task_id, check_value, task_id_problem
 from vidhook.receiver.sources import Source, callback_url
 from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import PollPlan, TaskRecord
@@ -62,7 +63,10 @@ class Submitted(msgspec.Struct, kw_only=True):
 
 
 def task_labels(end_user_id: str | None, labels: dict[str, str]) -> dict[str, str]:
-    """The labels a task's events carry: the caller's, with `end_user_id` when given."""
+    """The labels a task's events carry: the caller's, with `end_user_id` when given;
+    BadRequest when they are over the limits of `identifiers`."""
+    check_value("end_user_id", end_user_id)
+    check_labels(labels)
     return {**labels, "end_user_id": end_user_id} if end_user_id else dict(labels)
 
 
@@ -102,6 +106,7 @@ async def submit_task(
     now: float,
 ) -> Submitted:
     """Create a task at the provider and record it; raise the provider's error as its own."""
+    labels = task_labels(request.end_user_id, request.labels)  # refused before any task exists
     body = dict(request.body)
     if source.provider.calls_back:
         body["callback_url"] = provider_callback_url(settings, source)
@@ -117,11 +122,18 @@ async def submit_task(
             status_code=502,
             code="unreadable_provider_answer",
         ) from None
+    problem = task_id_problem(created.task_id)
+    if problem is not None:
+        raise UpstreamError(
+            f"{source.config.provider} answered {status} with a task vidhook cannot keep:"
+            f" {problem}",
+            status_code=502,
+            code="unreadable_provider_answer",
+        )
     reply = ProviderReply(status_code=status, body=msgspec.Raw(answer))
     plan = None
     if not source.provider.calls_back:
         plan = poll_plan(source, now, created.poll_interval, at_once=False)
-    labels = task_labels(request.end_user_id, request.labels)
     task = await store.register_task(source.name, created.task_id, labels, now=now, poll=plan)
     return Submitted(task=task, provider=reply)
 
@@ -136,7 +148,6 @@ async def watch_task(
             " task API, `base_url` (where the provider has no default) and `api_key`",
             code="no_provider_api",
         )
-    if not task_id.strip():
-        raise BadRequest("task_id is empty", code="invalid_task_id")
+    check_task_id(task_id)
     plan = poll_plan(source, now, None, at_once=True)
     return await store.register_task(source.name, task_id, labels, now=now, poll=plan)

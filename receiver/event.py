@@ -11,6 +11,7 @@ from typing import Literal
 import msgspec
 
 __all__ = [
+    "MAX_TASK_ID",
     "STATUS_RANK",
     "Credits",
     "ErrorInfo",
@@ -22,6 +23,7 @@ __all__ = [
     "is_terminal",
     "new_id",
     "rfc3339",
+    "task_id_problem",
     "to_rfc3339",
 ]
 
@@ -89,6 +91,22 @@ class Event(msgspec.Struct, kw_only=True):
     finished_at: str | None = None
     received_at: str
     verified_by: list[str] = msgspec.field(default_factory=list)
+
+
+# PostgreSQL indexes task ids, and cannot index a key over about 2,700 bytes.
+MAX_TASK_ID = 512
+
+
+def task_id_problem(task_id: str) -> str | None:
+    """What is wrong with a task id, or None when vidhook can store it and ask a provider
+    about it: 1-512 characters, not `.` or `..` (which a URL resolves away)."""
+    if not task_id.strip():
+        return "task id is empty"
+    if len(task_id) > MAX_TASK_ID:
+        return f"task id is {len(task_id)} characters long; the limit is {MAX_TASK_ID}"
+    if task_id in (".", ".."):
+        return f"task id {task_id!r} is not a task id: it would name another URL path"
+    return None
 
 
 def event_type(status: Status) -> EventType:

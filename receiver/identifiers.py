@@ -5,8 +5,9 @@ would leave its URL segment when vidhook asks the provider about it. Every way i
 polls, submit, the admin API, the CLI, the config) checks with these functions before any
 store or provider sees the value, so both stores keep the same limits.
 
-    task id                        1-512 characters, not "." or ".."
-    source, sink, API token names  1-64 characters (letters, digits, '-', '_', '.')
+    task id                        1-512 characters, not "." or ".." (the event model's rule)
+    source and sink names          1-64 characters (letters, digits, '-', '_', '.')
+    API token names                1-64 characters
     rule names                     1-128 characters
     label keys                     1-64 characters; at most 32 labels on a task
     label values, end_user_id      at most 512 characters
@@ -18,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from vidhook.receiver.errors import BadRequest
+from vidhook.receiver.event import MAX_TASK_ID, task_id_problem
 
 __all__ = [
     "MAX_LABELS",
@@ -32,23 +34,11 @@ __all__ = [
     "task_id_problem",
 ]
 
-MAX_TASK_ID = 512
 MAX_NAME = 64
 MAX_RULE_NAME = 128
 MAX_LABEL_KEY = 64
 MAX_VALUE = 512
 MAX_LABELS = 32
-
-
-def task_id_problem(task_id: str) -> str | None:
-    """What is wrong with a task id, or None when vidhook can store it and ask about it."""
-    if not task_id.strip():
-        return "task id is empty"
-    if len(task_id) > MAX_TASK_ID:
-        return f"task id is {len(task_id)} characters long; the limit is {MAX_TASK_ID}"
-    if task_id in (".", ".."):
-        return f"task id {task_id!r} is not a task id: it would name another URL path"
-    return None
 
 
 def check_task_id(task_id: str) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import msgspec
 
 from vidhook.receiver.errors import BadRequest, ConfigError, UnreadablePayload, UpstreamError
-from vidhook.receiver.event import ErrorInfo, Status, to_rfc3339
+from vidhook.receiver.event import ErrorInfo, Status, task_id_problem, to_rfc3339
 
 __all__ = [
     "STATUSES",
@@ -151,9 +151,11 @@ def api_url(base_url: str, path: str, *, provider: str) -> str:
 
 
 def checked_task_id(task_id: str) -> str:
-    """A task id to ask a provider about; an empty one names no task."""
-    if not task_id.strip():
-        raise BadRequest("task id is empty", code="invalid_task_id")
+    """A task id to ask a provider about: an empty one names no task, and `.` or `..`
+    would name another URL path (the rules are the event model's)."""
+    problem = task_id_problem(task_id)
+    if problem is not None:
+        raise BadRequest(problem, code="invalid_task_id")
     return task_id
 
 

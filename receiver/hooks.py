@@ -20,10 +20,10 @@ from vidhook.receiver.errors import BadRequest, NotFound, PayloadTooLarge, RateL
 from vidhook.receiver.event import TaskReport
 from vidhook.receiver.http_errors import error_response
 from vidhook.receiver.json_depth import refuse_deep_json
-from vidhook.receiver.logs import redact
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import RawRequest, Rejection
+from vidhook.receiver.stored_headers import stored_headers
 from vidhook.receiver.verify import InboundRequest, ProxyTrust
 
 __all__ = ["HookAnswer", "receive_callback"]
@@ -177,7 +177,7 @@ async def _accept(
         method=request.method,
         path=f"/hooks/{name}/[redacted]" if token is not None else f"/hooks/{name}",
         client=source.verifier.client_address(inbound),
-        headers=redact(headers, _signature_headers(source.config)),
+        headers=stored_headers(headers, _signature_headers(source.config)),
         body=body,
     )
     result = await services.intake.accept(
@@ -221,7 +221,7 @@ def _read(source: Source, body: bytes, max_depth: int) -> TaskReport:
 
 
 def _signature_headers(config: SourceConfig) -> frozenset[str]:
-    """The source's own HMAC header, which the well-known secret names may not cover."""
+    """The source's own HMAC header, which the secret-looking names may not cover."""
     return frozenset({config.hmac.header.lower()}) if config.hmac else frozenset()
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import structlog
 
-__all__ = ["SECRET_KEYS", "configure_logging", "redact"]
+__all__ = ["SECRET_KEYS", "configure_logging"]
 
-# Keys whose values are never printed, in logs or in stored request headers.
+# Log keys whose values are never printed (stored headers: `stored_headers`).
 SECRET_KEYS = frozenset(
     {
         "authorization", "token", "tokens", "secret", "password", "api_key", "x-api-key",
@@ -19,12 +19,6 @@ SECRET_KEYS = frozenset(
         "x-hub-signature-256", "proxy-authorization",
     }
 )  # fmt: skip
-
-
-def redact(mapping: dict[str, str], extra: frozenset[str] = frozenset()) -> dict[str, str]:
-    """A copy of a header mapping with secret values replaced by `[redacted]`."""
-    hidden = SECRET_KEYS | extra
-    return {k: ("[redacted]" if k.lower() in hidden else v) for k, v in mapping.items()}
 
 
 def _redact_processor(

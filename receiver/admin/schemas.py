@@ -16,6 +16,7 @@ from vidhook.receiver.store.records import (
     Rejection,
     StoredEvent,
 )
+from vidhook.receiver.stored_headers import stored_headers
 
 __all__ = [
     "AttemptView",
@@ -98,7 +99,8 @@ class RawView(msgspec.Struct, kw_only=True):
             method=raw.method,
             path=raw.path,
             client=raw.client,
-            headers=raw.headers,
+            # Again on the way out: requests stored before a header was known secret.
+            headers=stored_headers(raw.headers),
             body=raw.body.decode("utf-8", "replace"),
         )
 

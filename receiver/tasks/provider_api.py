@@ -17,10 +17,10 @@ import msgspec
 
 from vidhook.receiver.errors import Conflict, RateLimited, UpstreamError, VidhookError
 from vidhook.receiver.event import TaskReport
-from vidhook.receiver.logs import redact
 from vidhook.receiver.providers.base import ProviderRequest, TaskApi
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import RawRequest
+from vidhook.receiver.stored_headers import stored_headers
 from vidhook.routes.sinks.http import parse_retry_after
 
 __all__ = [
@@ -117,7 +117,7 @@ class ProviderApi:
             method=request.method,
             path=request.url,
             client=urlsplit(request.url).netloc,
-            headers=redact({k.lower(): v for k, v in response.headers.items()}),
+            headers=stored_headers(dict(response.headers.items())),
             body=response.content,
         )
         return Queried(report=report, raw=raw)

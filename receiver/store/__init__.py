@@ -50,8 +50,9 @@ class Store(Protocol):
     task once it reaches a terminal status.
 
     Held events: `held_events` lists events with `held` set, oldest first; `release_held` clears
-    `held`, replaces the event's `verified_by` (in its stored body) and makes its held
-    deliveries pending, returning how many (0 if the event is not held); `reject_held` clears
+    `held`, stores `event` (same id, source, task and status: the provider's own account of
+    it) in place of the held one, and replaces its held deliveries by `pairs`, pending,
+    returning how many (0 if the event is not held); `reject_held` clears
     `held`, sets `note`, moves held deliveries to `rejected` (last_error = note), sets the
     event's status column to `rejected:<event id>` so the (source, task_id, status) slot is free
     for the genuine report, and resets the task's status and rank to the highest of its other
@@ -131,7 +132,7 @@ class Store(Protocol):
     ) -> None: ...
     async def next_poll_at(self) -> float | None: ...
     async def held_events(self, limit: int) -> list[StoredEvent]: ...
-    async def release_held(self, event_id: str, verified_by: list[str]) -> int: ...
+    async def release_held(self, event: Event, pairs: list[tuple[str, str]]) -> int: ...
     async def reject_held(self, event_id: str, note: str, *, now: float) -> bool: ...
 
 

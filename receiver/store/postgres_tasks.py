@@ -10,7 +10,7 @@ from typing import Any
 
 import msgspec
 
-from vidhook.receiver.event import STATUS_RANK, Event, rfc3339
+from vidhook.receiver.event import STATUS_RANK, Event, new_id, rfc3339
 from vidhook.receiver.store.pg_listen import CHANNEL
 from vidhook.receiver.store.pg_sql import PgQuery, load_pg_queries
 from vidhook.receiver.store.postgres_reads import PostgresReads
@@ -122,15 +122,18 @@ class PostgresTaskMethods(PostgresReads):
             for r in await self._run(Q["held_events"], limit=limit)
         ]
 
-    async def release_held(self, event_id: str, verified_by: list[str]) -> int:
-        """Confirmed: the event's held deliveries become due, and its `verified_by` is set."""
+    async def release_held(self, event: Event, pairs: list[tuple[str, str]]) -> int:
+        """Confirmed: the event as the provider tells it replaces the held one, and `pairs`
+        (its routes) replace the held deliveries, due at once."""
+        ids = [new_id() for _ in pairs]
         async with self._connection() as conn, conn.transaction():
-            held = await _row(conn, Q["lock_held_event"], id=event_id)
+            held = await _row(conn, Q["lock_held_event"], id=event.id)
             if held is None:
                 return 0
-            event = msgspec.structs.replace(_decode_event(held["body"]), verified_by=verified_by)
             done = await _row(
-                conn, Q["release_held"], id=event_id, body=_encode(event),
+                conn, Q["release_held"], id=event.id, body=_encode(event), model=event.model,
+                ids=ids, sinks=[sink for _, sink in pairs], rules=[rule for rule, _ in pairs],
+                webhook_ids=[f"msg_{did.replace('-', '')}" for did in ids],
                 now=_text(time.time()), channel=CHANNEL, origin=self._origin,
             )  # fmt: skip
         if done["woke"]:

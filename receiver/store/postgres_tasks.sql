@@ -75,12 +75,17 @@ SELECT source, task_id, body FROM events WHERE id = :id AND held
 SELECT body FROM events WHERE id = :id AND held FOR UPDATE
 
 -- name: release_held
--- The event is confirmed: its held deliveries become due, and every instance hears of them.
+-- The event is confirmed: it takes the provider's account, its held deliveries (routed by the
+-- callback's word) give way to that account's routes, and every instance hears of them.
 WITH ev AS (
-    UPDATE events SET held = false, body = :body WHERE id = :id
+    UPDATE events SET held = false, body = :body, model = :model WHERE id = :id
+), dropped AS (
+    DELETE FROM deliveries WHERE event_id = :id AND state = 'held'
 ), released AS (
-    UPDATE deliveries SET state = 'pending', updated_at = :now
-    WHERE event_id = :id AND state = 'held'
+    INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
+    SELECT d.id, :id, d.sink, d.rule, 'pending', false, d.webhook_id, 0, :now, :now
+    FROM unnest(:ids::text[], :sinks::text[], :rules::text[], :webhook_ids::text[])
+        AS d (id, sink, rule, webhook_id)
     RETURNING 1
 ), woke AS (
     SELECT pg_notify(:channel, :origin) WHERE EXISTS (SELECT 1 FROM released)

@@ -4,7 +4,7 @@ confirmation. Mixed into `SqliteStore`, whose writer and reader connections they
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,6 +34,19 @@ class SqliteTaskMethods:
 
     async def _write(self, op: Callable[[aiosqlite.Connection], Any]) -> Any:
         raise NotImplementedError  # SqliteStore's group-commit writer
+
+    async def _insert_deliveries(
+        self,
+        conn: aiosqlite.Connection,
+        event_id: str,
+        pairs: Sequence[tuple[str | None, str]],
+        state: str,
+        *,
+        replay: bool,
+        now: str,
+        due: float = 0.0,
+    ) -> list[str]:
+        raise NotImplementedError  # SqliteStore's, shared with replays
 
     async def _read(self, sql: str, params: Any = ()) -> list[Any]:
         raise NotImplementedError  # SqliteStore's reader connection
@@ -131,21 +144,20 @@ class SqliteTaskMethods:
             for r in await self._read(Q["held_events"], {"limit": limit})
         ]
 
-    async def release_held(self, event_id: str, verified_by: list[str]) -> int:
-        """Confirmed: the event's held deliveries become due, and its `verified_by` is set."""
+    async def release_held(self, event: Event, pairs: list[tuple[str, str]]) -> int:
+        """Confirmed: the event as the provider tells it replaces the held one, and `pairs`
+        (its routes) replace the held deliveries, due at once."""
 
         async def op(conn: aiosqlite.Connection) -> int:
-            rows = list(await conn.execute_fetchall(Q["held_event"], {"id": event_id}))
+            rows = list(await conn.execute_fetchall(Q["held_event"], {"id": event.id}))
             if not rows:
                 return 0
-            event = msgspec.structs.replace(_decode_event(rows[0][2]), verified_by=verified_by)
-            await conn.execute(Q["release_event"], {"id": event_id, "body": _encode(event)})
-            cursor = await conn.execute(
-                Q["release_deliveries"], {"id": event_id, "now": _text(time.time())}
-            )
-            released = max(cursor.rowcount, 0)
-            self._new_deliveries = self._new_deliveries or released > 0
-            return released
+            body = {"id": event.id, "body": _encode(event), "model": event.model}
+            await conn.execute(Q["release_event"], body)
+            await conn.execute(Q["drop_held_deliveries"], {"id": event.id})
+            now = _text(time.time())
+            await self._insert_deliveries(conn, event.id, pairs, "pending", replay=False, now=now)
+            return len(pairs)
 
         count: int = await self._write(op)
         return count

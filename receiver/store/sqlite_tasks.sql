@@ -56,10 +56,11 @@ SELECT body, stale, held, note FROM events WHERE held = 1 ORDER BY id LIMIT :lim
 SELECT source, task_id, body FROM events WHERE id = :id AND held = 1
 
 -- name: release_event
-UPDATE events SET held = 0, body = :body WHERE id = :id
+UPDATE events SET held = 0, body = :body, model = :model WHERE id = :id
 
--- name: release_deliveries
-UPDATE deliveries SET state = 'pending', updated_at = :now WHERE event_id = :id AND state = 'held'
+-- name: drop_held_deliveries
+-- The held deliveries were routed by the callback's word; the provider's account is routed anew.
+DELETE FROM deliveries WHERE event_id = :id AND state = 'held'
 
 -- name: reject_event
 -- The status column no longer holds the reported status, so the (source, task_id, status)

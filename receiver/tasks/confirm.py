@@ -3,8 +3,10 @@
 Such a callback is stored and acknowledged at once, its deliveries held. This worker then
 reads the task from the provider's query endpoint with the source's key:
 
-- the provider agrees (same task, same status): the deliveries go out, and the event's
-  `verified_by` gains `provider-api`;
+- the provider agrees (same task, same status): the event takes the provider's own account
+  of the task (status word, video URLs, error, model, times, progress, credits), is routed
+  by it, and its `verified_by` gains `provider-api`. Nothing but the task id and status of
+  the callback reaches a sink: the callback only tells vidhook when to ask;
 - the provider already reports a later status than a progress callback: the callback is
   superseded, kept unsent, and the provider's answer is stored as an event of its own;
 - anything else contradicts the callback: it is kept, marked rejected with the reason, never
@@ -28,13 +30,14 @@ import structlog
 
 from vidhook.receiver.errors import RateLimited, UpstreamError, VidhookError
 from vidhook.receiver.event import STATUS_RANK, Event, TaskReport, is_terminal
+from vidhook.receiver.normalise import normalise
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import StoredEvent
 from vidhook.receiver.tasks.poller import poll_delay
 from vidhook.receiver.tasks.provider_api import ProviderApi, Queried, can_query
 
-__all__ = ["ConfirmWorker", "Verdict", "judge"]
+__all__ = ["ConfirmWorker", "Verdict", "confirmed", "judge"]
 
 PROVIDER_API = "provider-api"
 log = structlog.get_logger("vidhook.confirm")
@@ -69,6 +72,20 @@ def judge(event: Event, report: TaskReport) -> Verdict:
         f"rejected: the callback said {said}; the provider reports {reports} for task"
         f" {event.task_id!r}",
     )
+
+
+def confirmed(held: Event, report: TaskReport) -> Event:
+    """The held event as the provider tells it: its id, source, labels and receipt time,
+    and everything else from the provider's report; `verified_by` gains `provider-api`."""
+    told = normalise(
+        report,
+        source=held.source,
+        provider=held.provider,
+        received_at=held.received_at,
+        verified_by=list(dict.fromkeys([*held.verified_by, PROVIDER_API])),
+        labels=held.labels,
+    )
+    return msgspec.structs.replace(told, id=held.id)
 
 
 class ConfirmWorker:
@@ -166,8 +183,8 @@ class ConfirmWorker:
             return
         verdict = judge(event, queried.report)
         if verdict.outcome == "agree":
-            verified = list(dict.fromkeys([*event.verified_by, PROVIDER_API]))
-            released = await self.services.store.release_held(event.id, verified)
+            told = confirmed(event, queried.report)
+            released = await self.services.store.release_held(told, self.services.route(told))
             log.info("callback confirmed", event_id=event.id, deliveries=released)
         else:
             await self._settle(source, event, queried, verdict.reason)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
+
 from tests.store_contract.samples import RAW, T0, make_event, route_to
 from vidhook.receiver.store.records import EventFilter, PollPlan
 
@@ -77,18 +79,30 @@ async def test_a_terminal_report_ends_polling_and_a_plan_does_not_restart_it(sto
     assert await store.next_poll_at() is None
 
 
-async def test_a_confirmed_event_releases_its_deliveries(store):
+async def test_a_confirmed_event_takes_the_providers_account_and_its_routes(store):
     woken = asyncio.Event()
     store.on_new_deliveries(woken.set)
     held = await store.ingest(make_event("t1"), RAW, route_to("ops", "app"), hold=True)
     assert [s.event.id for s in await store.held_events(10)] == [held.event.id]
-    assert await store.release_held(held.event.id, ["token", "provider-api"]) == 2
+    told = msgspec.structs.replace(
+        held.event,
+        model="the-providers-model",
+        video_urls=["https://cdn.example.com/genuine.mp4"],
+        verified_by=["token", "provider-api"],
+    )
+    assert await store.release_held(told, [("rule-app", "app"), ("rule-log", "log")]) == 2
     await asyncio.wait_for(woken.wait(), timeout=10)
     stored = await store.get_event(held.event.id)
-    assert (stored.held, stored.event.verified_by) == (False, ["token", "provider-api"])
-    assert {r.state for r in await store.deliveries_of(held.event.id)} == {"pending"}
+    assert (stored.held, stored.event) == (False, told)
+    rows = await store.deliveries_of(held.event.id)
+    assert sorted((r.sink, r.rule, r.state) for r in rows) == [
+        ("app", "rule-app", "pending"),
+        ("log", "rule-log", "pending"),
+    ]
+    assert await store.list_events(EventFilter(model="the-providers-model"), 10) == [stored]
     assert await store.held_events(10) == []
-    assert await store.release_held(held.event.id, ["token"]) == 0
+    assert await store.release_held(told, [("rule-ops", "ops")]) == 0
+    assert len(await store.deliveries_of(held.event.id)) == 2
 
 
 async def test_a_contradicted_event_is_kept_unsent_and_frees_its_slot(store):

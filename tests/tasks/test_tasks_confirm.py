@@ -8,7 +8,7 @@ import time
 import pytest
 
 from tests.conftest import fixture_json
-from tests.provider_harness import HOOK, SUBMITTER, eventually
+from tests.provider_harness import ADMIN, HOOK, SUBMITTER, bearer, eventually
 from tests.tasks.test_tasks_submit import OUT, SUBMIT, source_toml
 from vidhook.receiver.event import ErrorInfo, Event, TaskReport, event_type, new_id
 from vidhook.receiver.tasks.confirm import judge
@@ -177,3 +177,77 @@ def test_judge_refuses_an_answer_about_another_task():
     verdict = judge(make_event("t1"), report("t2", "completed", "completed"))
     assert verdict.outcome == "contradicted"
     assert "'t2'" in verdict.reason
+
+
+async def test_a_confirmed_event_carries_the_providers_data_not_the_callbacks(confirming, tmp_path):
+    fake_provider, vidhook = confirming
+    fake_provider.delay = 0
+    task_id = fake_provider.add_task("vibegen", model="seedance-pro")
+    task = fake_provider.tasks[task_id]
+    path = f"/hooks/vibegen/{HOOK}"
+    forged_body = {
+        **callback(task_id),
+        "video_url": "https://evil.example/steal.mp4",
+        "created_at": "2001-01-01T00:00:00Z",
+        "completed_at": "2001-01-01T00:00:01Z",
+    }
+
+    forged = await vidhook.client.post(path, json=forged_body)
+
+    assert forged.status_code == 200, forged.text
+    done = await settled(vidhook, task_id, "completed")
+    assert done.event.id == forged.json()["id"]
+    assert done.event.video_urls == [task.video_url]
+    assert done.event.model == "seedance-pro"
+    assert done.event.created_at == task.iso().replace("Z", ".000Z")
+    assert done.event.finished_at is not None and not done.event.finished_at.startswith("2001")
+    assert done.event.verified_by == ["token", "provider-api"]
+    out = tmp_path / "events.jsonl"
+    await eventually(lambda: written(out, done.event.id))
+    routed = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [e["video_urls"] for e in routed] == [[task.video_url]]
+    shown = await vidhook.client.get(f"/admin/events/{done.event.id}", headers=bearer(ADMIN))
+    assert shown.json()["event"]["video_urls"] == [task.video_url]
+
+    genuine = await vidhook.client.post(
+        path, json=callback(task_id) | {"video_url": task.video_url}
+    )
+
+    assert genuine.json() == {"id": done.event.id, "duplicate": True}
+    rows = await vidhook.services.store.deliveries_of(done.event.id)
+    assert len(rows) == 1
+    assert len(out.read_text().splitlines()) == 1
+
+
+async def test_a_confirmed_event_is_routed_by_the_providers_data(fake, start_vidhook, tmp_path):
+    fake_provider, fake_url = fake
+    fake_provider.delay = 0
+    rules = """
+[sinks.out]
+type = "file"
+path = "{dir}/events.jsonl"
+
+[sinks.vip]
+type = "file"
+path = "{dir}/vip.jsonl"
+
+[[rules]]
+name = "old-tasks"
+when = { finished_at = { "$lt" = "2002" } }
+sinks = ["vip"]
+
+[[rules]]
+name = "all"
+sinks = ["out"]
+"""
+    vidhook = await start_vidhook(source_toml("vibegen", fake_url, confirm=True) + rules)
+    task_id = fake_provider.add_task("vibegen", model="plain-model")
+    forged_body = {**callback(task_id), "completed_at": "2001-01-01T00:00:01Z"}
+
+    forged = await vidhook.client.post(f"/hooks/vibegen/{HOOK}", json=forged_body)
+
+    done = await settled(vidhook, task_id, "completed")
+    rows = await vidhook.services.store.deliveries_of(forged.json()["id"])
+    assert [(row.rule, row.sink) for row in rows] == [("all", "out")]
+    assert done.event.model == "plain-model"
+    assert not done.event.finished_at.startswith("2001")

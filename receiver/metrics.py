@@ -47,6 +47,12 @@ class Metrics:
             "How long the oldest due delivery has waited",
             registry=r,
         )
+        self.confirms = Counter(
+            "vidhook_confirm",
+            "Callbacks checked against the provider's API: confirmed, contradicted or unconfirmed",
+            ["source", "outcome"],
+            registry=r,
+        )
         self.polls = Counter(
             "vidhook_polls",
             "Provider task queries by source and outcome",

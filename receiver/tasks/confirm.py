@@ -174,7 +174,7 @@ class ConfirmWorker:
             queried = await self.api.query(source, event.task_id)
         except UpstreamError as exc:
             if exc.status_code == 404:
-                await self._settle(source, event, None, f"rejected: {exc.message}")
+                await self._settle(source, event, None, f"rejected: {exc.message}", "contradicted")
             else:
                 await self._unanswered(source, event, exc)
             return
@@ -185,17 +185,24 @@ class ConfirmWorker:
         if verdict.outcome == "agree":
             told = confirmed(event, queried.report)
             released = await self.services.store.release_held(told, self.services.route(told))
+            self.services.metrics.confirms.labels(source.name, "confirmed").inc()
             log.info("callback confirmed", event_id=event.id, deliveries=released)
         else:
-            await self._settle(source, event, queried, verdict.reason)
+            await self._settle(source, event, queried, verdict.reason, "contradicted")
 
     async def _settle(
-        self, source: Source, event: Event, queried: Queried | None, note: str
+        self,
+        source: Source,
+        event: Event,
+        queried: Queried | None,
+        note: str,
+        outcome: Literal["contradicted", "unconfirmed"],
     ) -> None:
         """Keep the callback unsent with `note`; store what the provider said instead."""
         store = self.services.store
         if not await store.reject_held(event.id, note, now=self.services.clock()):
             return
+        self.services.metrics.confirms.labels(source.name, outcome).inc()
         log.warning("callback not confirmed", event_id=event.id, source=source.name, note=note)
         if queried is not None:
             await self.services.intake.accept(source, queried.report, queried.raw, [PROVIDER_API])
@@ -207,7 +214,7 @@ class ConfirmWorker:
         if now - received >= source.config.poll_timeout:
             waited = source.config.poll_timeout
             note = f"rejected: could not confirm with the provider within {waited:g} s: {message}"
-            await self._settle(source, event, None, note)
+            await self._settle(source, event, None, note, "unconfirmed")
             return
         failures = self._retry.get(event.id, (0.0, 0))[1] + 1
         retry_after = exc.retry_after if isinstance(exc, RateLimited) else None

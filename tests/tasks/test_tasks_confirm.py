@@ -59,6 +59,7 @@ async def test_a_callback_the_provider_agrees_with_is_routed_as_provider_verifie
     assert stored.event.labels == {"team": "growth", "end_user_id": "user-42"}
     assert fake_provider.callbacks[0][1] == 200
     assert [s.path for s in fake_provider.seen("query")] == [f"/tasks/{task_id}"]
+    assert confirms(vidhook, "confirmed") == 1
     await eventually(lambda: written(tmp_path / "events.jsonl", stored.event.id))
 
 
@@ -81,6 +82,8 @@ async def test_a_contradicted_callback_is_kept_unrouted_and_the_genuine_one_stil
     assert [row.state for row in rows] == ["rejected"]
     truth = await settled(vidhook, task_id, "processing")
     assert truth.event.verified_by == ["provider-api"]
+    assert confirms(vidhook, "contradicted") == 1
+    assert confirms(vidhook, "confirmed") == 0
 
     fake_provider.tasks[task_id].finish_at = time.monotonic()
     genuine = await vidhook.client.post(path, json=callback(task_id))
@@ -92,6 +95,13 @@ async def test_a_contradicted_callback_is_kept_unrouted_and_the_genuine_one_stil
     assert done.event.verified_by == ["token", "provider-api"]
     await eventually(lambda: written(tmp_path / "events.jsonl", done.event.id))
     assert not await written(tmp_path / "events.jsonl", forged_id)
+
+
+def confirms(vidhook, outcome: str) -> float:
+    """How many vibegen callbacks `vidhook_confirm_total` counts with this outcome."""
+    registry = vidhook.services.metrics.registry
+    labels = {"source": "vibegen", "outcome": outcome}
+    return registry.get_sample_value("vidhook_confirm_total", labels) or 0.0
 
 
 async def _rejected(vidhook, event_id: str):
@@ -108,6 +118,7 @@ async def test_a_callback_for_a_task_the_provider_does_not_know_is_rejected(conf
     stored = await eventually(lambda: _rejected(vidhook, answer.json()["id"]))
     assert stored.note.startswith("rejected: vibegen answered 404")
     assert stored.held is False
+    assert confirms(vidhook, "contradicted") == 1
 
 
 async def test_a_progress_callback_the_provider_has_moved_past_is_superseded(confirming):
@@ -138,6 +149,7 @@ async def test_a_callback_that_cannot_be_confirmed_in_time_is_rejected(start_vid
     stored = await eventually(lambda: _rejected(vidhook, answer.json()["id"]))
     assert stored.note.startswith("rejected: could not confirm with the provider within 1 s")
     assert "could not reach vibegen" in stored.note
+    assert confirms(vidhook, "unconfirmed") == 1
 
 
 def make_event(task_id: str, status="completed") -> Event:

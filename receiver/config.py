@@ -203,7 +203,7 @@ def _describe(exc: msgspec.ValidationError, prefix: str) -> str:
     unknown = _UNKNOWN_KEY.fullmatch(what)
     if unknown:
         key = f"{path}.{unknown['key']}" if path else unknown["key"]
-        return f"unknown key `{key}`; check its spelling against deploy/vidhook.example.toml"
+        return f"unknown key `{key}`; see `vidhook config example` for every option"
     return f"{path}: {what}" if path else what
 
 

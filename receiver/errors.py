@@ -11,6 +11,7 @@
     ├── RateLimited           429
     ├── UpstreamError         the provider's own error, passed on with its status
     ├── StoreUnavailable      503  the store cannot commit (disk full, read-only)
+    ├── Unreachable           the command line cannot reach the store or a running vidhook
     └── ConfigError           invalid configuration or rules (not an HTTP answer)
 
 Each error's docstring is its default message.
@@ -28,6 +29,7 @@ __all__ = [
     "RateLimited",
     "StoreUnavailable",
     "Unauthorized",
+    "Unreachable",
     "UnreadablePayload",
     "UpstreamError",
     "VidhookError",
@@ -123,6 +125,13 @@ class StoreUnavailable(VidhookError):
 
     status_code = 503
     code = "store_unavailable"
+
+
+class Unreachable(VidhookError):
+    """The store or the running vidhook cannot be reached."""
+
+    status_code = 503
+    code = "unreachable"
 
 
 class ConfigError(VidhookError):

@@ -31,47 +31,47 @@ def seeded(tmp_path):
 
 def test_replay_dry_run_counts_and_writes_nothing(seeded, capsys):
     ws, _ = seeded
-    result = ws.json(capsys, "replay", "--since", "1h", "--dry-run")
+    [result] = ws.json(capsys, "replay", "--since", "1h", "--dry-run")
     assert result == {
         "dry_run": True, "events": 4, "deliveries": 5, "by_sink": {"ops": 1, "out": 4},
         "skipped_held": 0, "skipped_rejected": 0, "skipped_stale": 0,
     }  # fmt: skip
-    assert ws.json(capsys, "deliveries")["items"][0]["replay"] is False
+    assert ws.json(capsys, "deliveries")[0]["replay"] is False
     code, out, _ = ws.run(capsys, "replay", "--status", "failed", "--dry-run")
     assert code == 0 and "1 events: would make 2 deliveries" in out
 
 
 def test_replay_by_filter_and_to_named_sinks(seeded, capsys):
     ws, events = seeded
-    made = ws.json(capsys, "replay", "--type", "task.completed", "--sink", "ops")
+    [made] = ws.json(capsys, "replay", "--type", "task.completed", "--to", "ops")
     assert (made["events"], made["by_sink"]) == (3, {"ops": 3})
-    replays = [d for d in ws.json(capsys, "deliveries")["items"] if d["replay"]]
+    replays = [d for d in ws.json(capsys, "deliveries") if d["replay"]]
     assert len(replays) == 3 and {d["sink"] for d in replays} == {"ops"}
-    one = ws.json(capsys, "replay", events[3].id)
-    assert sorted((d["sink"], d["rule"]) for d in one["deliveries"]) == [
+    one = ws.json(capsys, "replay", events[3].id[:-2])  # a prefix
+    assert sorted((d["sink"], d["rule"]) for d in one) == [
         ("ops", "failures"),
         ("out", "everything"),
     ]
     code, out, _ = ws.run(capsys, "replay", events[0].id)
-    assert code == 0 and "yes" in out  # the replay column of the new delivery
+    assert code == 0 and "\tyes\t" in out  # the replay column of the new delivery
+    [filtered] = ws.json(capsys, "replay", "--sink", "ops", "--dry-run")
+    assert filtered["events"] == 4  # --sink filters: events once routed to ops
 
 
 def test_replay_refusals(seeded, capsys):
     ws, events = seeded
     cases = [
-        (["replay"], "give an event ID or a filter (e.g. --since 1h), or --all"),
-        (
-            ["replay", "--all", "--sink", "pager"],
-            "unknown sink 'pager'; configured sinks: ops, out",
-        ),
-        (["replay", "--all", "--max-events", "2"], "the filter matches 4 events, more than the 2"),
-        (["replay", events[0].id, "--dry-run"], "replay ID takes no filters"),
-        (["replay", "no-such-event"], "no event with id 'no-such-event'"),
+        (["replay"], 2, "give an event ID or a filter (e.g. --since 1h), or --all"),
+        (["replay", "--all", "--to", "pager"], 4, "no sink named 'pager' (known: ops, out)"),
+        (["replay", "--all", "--to", "outt"], 4, "did you mean 'out'?"),
+        (["replay", "--all", "--max-events", "2"], 2, "the filter matches 4 events, more than"),
+        (["replay", events[0].id, "--dry-run"], 2, "replay ID takes no filters"),
+        (["replay", "no-such-event"], 4, "no event with id 'no-such-event'"),
     ]
-    for argv, message in cases:
+    for argv, exit_code, message in cases:
         code, _, err = ws.run(capsys, *argv)
-        assert code == 2 and message in err, (argv, err)
-    assert ws.json(capsys, "replay", "--all", "--dry-run")["events"] == 4
+        assert code == exit_code and message in err, (argv, err)
+    assert ws.json(capsys, "replay", "--all", "--dry-run")[0]["events"] == 4
 
 
 RULES = """
@@ -91,7 +91,7 @@ def test_rules_test_reports_matches_and_sinks(seeded, capsys, tmp_path):
     ws, events = seeded
     rules = tmp_path / "new-rules.toml"
     rules.write_text(RULES)
-    report = ws.json(capsys, "rules", "test", str(rules), "--since", "7d")
+    [report] = ws.json(capsys, "rules", "test", str(rules), "--since", "7d")
     assert (report["events"], report["unrouted"]) == (4, 0)
     by_name = {r["name"]: r for r in report["rules"]}
     assert by_name["failures-to-ops"]["matched"] == 1
@@ -102,7 +102,7 @@ def test_rules_test_reports_matches_and_sinks(seeded, capsys, tmp_path):
     code, out, _ = ws.run(capsys, "rules", "test", str(rules))
     assert code == 0 and "4 stored events tested against 2 rules" in out
     assert "out x3" in out and events[3].id in out
-    assert ws.json(capsys, "deliveries")["items"][0]["replay"] is False  # nothing sent
+    assert ws.json(capsys, "deliveries")[0]["replay"] is False  # nothing sent
 
 
 def test_rules_test_refuses_invalid_files(seeded, capsys, tmp_path):
@@ -110,12 +110,12 @@ def test_rules_test_refuses_invalid_files(seeded, capsys, tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[rules]]\nname = "x"\nsinks = ["pager"]\n')
     code, _, err = ws.run(capsys, "rules", "test", str(bad))
-    assert code == 2 and f'{bad}: rule "x": sinks: unknown sink "pager"' in err
+    assert code == 3 and f'{bad}: rule "x": sinks: unknown sink "pager"' in err
     bad.write_text('[[rules]]\nname = "x"\nsinks = ["out"]\nwhen = { status = { "$near" = 1 } }\n')
     code, _, err = ws.run(capsys, "rules", "test", str(bad))
-    assert code == 2 and str(bad) in err and "$near" in err
+    assert code == 3 and str(bad) in err and "$near" in err
     code, _, err = ws.run(capsys, "rules", "test", str(tmp_path / "missing.toml"))
-    assert code == 2 and "cannot read" in err
+    assert code == 3 and "cannot read" in err
 
 
 HTTP_SINK = """

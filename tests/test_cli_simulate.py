@@ -107,15 +107,20 @@ async def test_every_calling_back_provider_is_accepted(running, capsys):
 async def test_simulate_refusals(running, capsys):
     _, path = running
     cases = [
-        (["videoapi"], "videoapi never calls back (vidhook polls its tasks)"),
-        (["vibegen"], "several vibegen sources (vibegen, signed); pick one with --source"),
-        (["aioagi"], "no source of provider 'aioagi' is configured"),
-        (["ark", "--source", "vibegen"], "no ark source named 'vibegen' is configured"),
-        (["ark", "--url", "http://127.0.0.1:9"], "could not reach vidhook at http://127.0.0.1:9"),
+        (["videoapi"], 2, "videoapi never calls back (vidhook polls its tasks)"),
+        (["vibegen"], 2, "several vibegen sources (vibegen, signed); pick one with --source"),
+        (["aioagi"], 4, "no source of provider 'aioagi' is configured"),
+        (["vibgen"], 4, "no provider named 'vibgen'; did you mean 'vibegen'?"),
+        (["ark", "--source", "vibegen"], 4, "no ark source named 'vibegen' (known: ark)"),
+        (
+            ["ark", "--url", "http://127.0.0.1:9"],
+            5,
+            "could not reach vidhook at http://127.0.0.1:9",
+        ),
     ]
-    for argv, message in cases:
+    for argv, exit_code, message in cases:
         code, _, err = await simulate(path, capsys, *argv)
-        assert code == 2 and message in err, (argv, err)
+        assert code == exit_code and message in err, (argv, err)
 
 
 async def test_a_wrong_token_is_reported_with_vidhooks_answer(running, capsys, tmp_path):

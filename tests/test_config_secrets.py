@@ -98,7 +98,7 @@ def check(tmp_path: Path, toml: str, *args: str) -> tuple[int, str, str]:
 def test_check_refuses_a_weak_http_sink_secret(tmp_path: Path) -> None:
     toml = f'[sinks.app]\ntype = "http"\nurl = "https://app.example.com"\nsecret = "{whsec(8)}"\n'
     code, out, err = check(tmp_path, toml)
-    assert code == 2, out
+    assert code == 3, out
     assert err.startswith("vidhook: vidhook.toml: sinks.app.secret: key too short (8 bytes"), err
 
 

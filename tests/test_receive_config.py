@@ -74,7 +74,7 @@ def check(
 
 def refused(check: Check, toml: str, **env: str) -> str:
     code, out, err = check(toml, **env)
-    assert code == 2, out + err
+    assert code == 3, out + err
     assert out == ""
     message = err.strip()
     assert message.startswith("vidhook: vidhook.toml: "), message
@@ -134,13 +134,13 @@ def test_check_names_the_path_of_an_unknown_key(check: Check, toml: str, key: st
     assert f"unknown key `{key}`" in refused(check, toml)
 
 
-def test_the_check_command_exits_2_naming_the_key(tmp_path: Path) -> None:
+def test_the_check_command_exits_3_naming_the_key(tmp_path: Path) -> None:
     (tmp_path / "vidhook.toml").write_text('[sources.a]\nprovider = "ark"\ntokenz = ["t"]\n')
     done = vidhook("check", "--config", "vidhook.toml", cwd=tmp_path)
-    assert done.returncode == 2
+    assert done.returncode == 3
     assert (
-        done.stderr == "vidhook: vidhook.toml: unknown key `sources.a.tokenz`; check its"
-        " spelling against deploy/vidhook.example.toml\n"
+        done.stderr == "vidhook: vidhook.toml: unknown key `sources.a.tokenz`; see"
+        " `vidhook config example` for every option\n"
     )
 
 
@@ -177,9 +177,13 @@ def test_check_names_a_bad_cidr(check: Check, field: str, cidr: str) -> None:
     assert cidr in message
 
 
-def test_check_needs_a_config_file(check: Check, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["check"]) == 2
-    assert "check needs --config FILE" in capsys.readouterr().err
+def test_check_without_a_config_checks_the_embedded_default(
+    check: Check, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["check"]) == 0
+    out = capsys.readouterr().out
+    assert "no config file found" in out and "the embedded default: OK" in out
+    assert list(tmp_path.iterdir()) == []  # it made no store
 
 
 # vidhook serve on the embedded default
@@ -322,8 +326,8 @@ def test_callback_url_of_a_configured_source(tmp_path: Path) -> None:
     done = vidhook("callback-url", "--config", "vidhook.toml", "open", cwd=tmp_path)
     assert done.stdout.strip() == "https://hooks.example.com/hooks/open"
     done = vidhook("callback-url", "--config", "vidhook.toml", "nope", cwd=tmp_path)
-    assert done.returncode == 2
-    assert "no source named 'nope'; configured: ark, open" in done.stderr
+    assert done.returncode == 4
+    assert "no source named 'nope'; did you mean 'open'? (known: ark, open)" in done.stderr
 
 
 @pytest.mark.parametrize(

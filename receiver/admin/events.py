@@ -22,6 +22,7 @@ from vidhook.receiver.config import ProviderName
 from vidhook.receiver.errors import NotFound
 from vidhook.receiver.event import EventType, Status
 from vidhook.receiver.event_filter import build_filter, parse_labels
+from vidhook.receiver.id_prefix import resolve_event_id
 from vidhook.receiver.identifiers import MAX_VALUE
 from vidhook.receiver.replay import Replayer, ReplayResult
 from vidhook.receiver.services import Services
@@ -51,7 +52,9 @@ Cursor = Annotated[
 
 
 async def event_detail(store: Store, event_id: str) -> EventDetail:
-    """One event with its raw request, deliveries and attempts; NotFound if unknown."""
+    """One event, named by its id or a unique prefix of it, with its raw request, deliveries
+    and attempts; NotFound if unknown."""
+    event_id = await resolve_event_id(store, event_id)
     stored = await store.get_event(event_id)
     if stored is None:
         raise NotFound(f"no event with id {event_id[:64]!r}", code="unknown_event")

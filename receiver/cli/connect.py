@@ -1,57 +1,43 @@
 """What the operating commands share: the configured store opened directly, and event filters
-as command-line options."""
+read from the command line."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from typing import TextIO, cast
 
 import structlog
 
 from vidhook.receiver.app import build_services
-from vidhook.receiver.cli.config_source import add_config_argument, config_path, resolve_settings
-from vidhook.receiver.config import PROVIDER_NAMES
-from vidhook.receiver.event_filter import build_filter, parse_labels
+from vidhook.receiver.cli.config_source import config_path, require_store, resolve_settings
+from vidhook.receiver.errors import BadRequest, Unreachable, VidhookError
+from vidhook.receiver.event_filter import build_filter
+from vidhook.receiver.providers import PROVIDER_NAMES
 from vidhook.receiver.services import Services
 from vidhook.receiver.store.records import EventFilter
+from vidhook.receiver.suggestions import unknown_name
 
 __all__ = [
-    "add_common",
-    "add_filter_arguments",
+    "check_names",
     "connected",
     "filter_from_args",
+    "label_pairs",
     "logs_to_stderr",
 ]
 
-EVENT_TYPES = ("task.completed", "task.failed", "task.progress")
-STATUSES = ("pending", "processing", "completed", "failed", "cancelled", "expired")
 
-
-def add_common(parser: argparse.ArgumentParser, *, json: bool = True) -> None:
-    """`--config`, and `--json` for commands that print listings."""
-    add_config_argument(parser)
-    if json:
-        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-
-
-def add_filter_arguments(parser: argparse.ArgumentParser, *, sink_flag: str = "--sink") -> None:
-    """The event filters every event command takes, as in `GET /admin/events`."""
-    group = parser.add_argument_group("filters")
-    group.add_argument("--since", help="received at or after: RFC 3339 or an age (30m, 12h, 7d)")
-    group.add_argument("--until", help="received before: RFC 3339 or an age")
-    group.add_argument("--source", help="source name")
-    group.add_argument("--provider", choices=PROVIDER_NAMES)
-    group.add_argument("--type", choices=EVENT_TYPES, dest="event_type")
-    group.add_argument("--status", choices=STATUSES)
-    group.add_argument("--task-id")
-    group.add_argument("--model")
-    group.add_argument(
-        "--label", action="append", metavar="KEY:VALUE", help="label filter (repeatable)"
-    )
-    group.add_argument(sink_flag, dest="routed_to", metavar="SINK", help="events routed to SINK")
+def label_pairs(items: Iterable[str] | None) -> dict[str, str]:
+    """Labels written `key=value` (the one spelling every command takes)."""
+    labels: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise BadRequest(f"--label {item!r}: write it as KEY=VALUE, e.g. team=growth")
+        labels[key] = value
+    return labels
 
 
 def filter_from_args(args: argparse.Namespace, now: float) -> EventFilter:
@@ -60,7 +46,7 @@ def filter_from_args(args: argparse.Namespace, now: float) -> EventFilter:
         now=now,
         since=args.since,
         until=args.until,
-        labels=parse_labels(args.label),
+        labels=label_pairs(args.label),
         cursor=getattr(args, "cursor", None),
         source=args.source,
         provider=args.provider,
@@ -68,8 +54,22 @@ def filter_from_args(args: argparse.Namespace, now: float) -> EventFilter:
         status=args.status,
         task_id=args.task_id,
         model=args.model,
-        sink=args.routed_to,
+        sink=args.sink,
     )
+
+
+def check_names(args: argparse.Namespace, services: Services) -> None:
+    """Refuse a --source, --provider or --sink no config knows, with the known names: a typo
+    should not look like an empty result."""
+    source = getattr(args, "source", None)
+    if source and source not in services.settings.sources:
+        raise unknown_name("source", source, services.settings.sources)
+    provider = getattr(args, "provider", None)
+    if provider and provider not in PROVIDER_NAMES:
+        raise unknown_name("provider", provider, PROVIDER_NAMES)
+    sink = getattr(args, "sink", None)
+    if sink and sink not in services.sinks:
+        raise unknown_name("sink", sink, services.sinks)
 
 
 class _CurrentStderr:
@@ -95,8 +95,18 @@ async def connected(args: argparse.Namespace) -> AsyncIterator[Services]:
     """
     logs_to_stderr()
     settings, _ = await resolve_settings(args)
-    services = build_services(settings, config_path=config_path(args))
-    await services.store.open()
+    path = config_path(args)
+    if path:
+        require_store(settings.store.url, path)
+    services = build_services(settings, config_path=path)
+    try:
+        await services.store.open()
+    except VidhookError:
+        await services.http.aclose()
+        raise
+    except OSError as exc:
+        await services.http.aclose()
+        raise Unreachable(f"cannot open the store {services.store.url}: {exc}") from None
     try:
         yield services
     finally:

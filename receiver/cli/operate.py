@@ -1,82 +1,77 @@
 """`vidhook events`, `show`, `deliveries`, `retry`, `sinks` and `rejected`: the admin API's
-views and actions, run on the configured store directly."""
+views and actions, on the configured store or (the read commands) a running vidhook."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
+from collections.abc import Iterable
 from typing import Any
 
-from vidhook.receiver.admin.events import event_detail
-from vidhook.receiver.admin.schemas import EventDetail, RejectionView, SinkView
-from vidhook.receiver.admin.sinks import sink_views
-from vidhook.receiver.cli import replaying, rules_trial, simulating
-from vidhook.receiver.cli.connect import (
-    add_common,
-    add_filter_arguments,
-    connected,
-    filter_from_args,
-)
-from vidhook.receiver.cli.render import (
-    DELIVERY_COLUMNS,
-    EVENT_COLUMNS,
-    delivery_rows,
-    event_rows,
-    field_rows,
-    print_json,
-    print_table,
-)
+from vidhook.receiver.admin.schemas import EventDetail
+from vidhook.receiver.cli.connect import check_names, connected
+from vidhook.receiver.cli.reading import reader
+from vidhook.receiver.cli.render import Column, emit_json, print_table
 from vidhook.receiver.errors import BadRequest
+from vidhook.receiver.id_prefix import resolve_delivery_id
 from vidhook.receiver.retry import retry_dead, retry_delivery
+from vidhook.receiver.store.records import DeliveryRow, StoredEvent
 
-__all__ = ["register"]
+__all__ = ["DELIVERY_COLUMNS", "EVENT_COLUMNS", "delivery_rows", "event_rows", "field_rows"]
 
-DELIVERY_STATES = ("pending", "held", "delivered", "dead", "rejected")
-
-
-def register(commands: Any) -> None:
-    """Add the operating subcommands (replay, rules test and simulate too)."""
-    events = commands.add_parser("events", help="list stored events, newest first")
-    add_common(events)
-    add_filter_arguments(events)
-    _add_paging(events)
-    events.set_defaults(run=run_events)
-
-    show = commands.add_parser("show", help="show one event with its raw request and history")
-    add_common(show)
-    show.add_argument("event_id", metavar="ID")
-    show.set_defaults(run=run_show)
-
-    deliveries = commands.add_parser("deliveries", help="list deliveries, newest first")
-    add_common(deliveries)
-    deliveries.add_argument("--state", choices=DELIVERY_STATES)
-    deliveries.add_argument("--sink")
-    _add_paging(deliveries)
-    deliveries.set_defaults(run=run_deliveries)
-
-    retry = commands.add_parser("retry", help="send dead deliveries again")
-    add_common(retry)
-    retry.add_argument("delivery_ids", nargs="*", metavar="ID", help="deliveries to retry")
-    retry.add_argument("--dead", action="store_true", help="retry every dead delivery")
-    retry.add_argument("--sink", help="with --dead: only this sink's")
-    retry.set_defaults(run=run_retry)
-
-    sinks = commands.add_parser("sinks", help="each sink's backlog and latest outcomes")
-    add_common(sinks)
-    sinks.set_defaults(run=run_sinks)
-
-    rejected = commands.add_parser("rejected", help="the newest refused callbacks")
-    add_common(rejected)
-    rejected.add_argument("--limit", type=int, default=50)
-    rejected.set_defaults(run=run_rejected)
-
-    for module in (replaying, rules_trial, simulating):
-        module.register(commands)
+EVENT_COLUMNS = (
+    Column("id", "id"), Column("received", "time", 3), Column("source", drop=4),
+    Column("type"), Column("status", drop=2), Column("task id", drop=5),
+    Column("model", drop=6), Column("flags", drop=1),
+)  # fmt: skip
+DELIVERY_COLUMNS = (
+    Column("id", "id"), Column("event", "id", 5), Column("sink"), Column("state"),
+    Column("replay", drop=6), Column("tries", drop=3), Column("updated", "time", 4),
+    Column("last error", drop=2),
+)  # fmt: skip
 
 
-def _add_paging(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--limit", type=int, default=50, help="page size (default 50)")
-    parser.add_argument("--cursor", help="the next-page cursor a previous listing printed")
+def event_rows(items: Iterable[StoredEvent]) -> list[list[Any]]:
+    """Table rows for events: id, received, source, type, status, task id, model, flags."""
+    rows = []
+    for stored in items:
+        event = stored.event
+        flags = ", ".join(f for f, on in (("stale", stored.stale), ("held", stored.held)) if on)
+        rows.append(
+            [
+                event.id, event.received_at, event.source, event.type, event.status,
+                event.task_id, event.model, flags or None,
+            ]
+        )  # fmt: skip
+    return rows
+
+
+def delivery_rows(items: Iterable[DeliveryRow]) -> list[list[Any]]:
+    """Table rows for deliveries."""
+    return [
+        [
+            row.id, row.event_id, row.sink, row.state, "yes" if row.replay else "",
+            row.attempts, row.updated_at, row.last_error,
+        ]
+        for row in items
+    ]  # fmt: skip
+
+
+def field_rows(value: Any) -> list[tuple[str, str]]:
+    """(field, value) rows of a Struct, empty fields left out, lists and maps on one line."""
+    import msgspec
+
+    rows = []
+    for key, item in msgspec.to_builtins(value).items():
+        if item in (None, [], {}):
+            continue
+        if isinstance(item, list):
+            item = ", ".join(map(str, item))
+        elif isinstance(item, dict):
+            item = ", ".join(f"{k}={v}" for k, v in item.items())
+        rows.append((key, str(item)))
+    return rows
 
 
 def _check_limit(limit: int) -> None:
@@ -86,28 +81,23 @@ def _check_limit(limit: int) -> None:
 
 def _print_next(cursor: str | None, as_json: bool) -> None:
     if cursor and not as_json:
-        print(f"more: add --cursor {cursor}")
+        print(f"more: add --cursor {cursor}", file=sys.stderr)
 
 
 def run_events(args: argparse.Namespace) -> int:
     """List events matching the filters."""
     _check_limit(args.limit)
 
-    async def work() -> tuple[list[Any], str | None]:
-        async with connected(args) as services:
-            rows = await services.store.list_events(
-                filter_from_args(args, services.clock()), args.limit + 1
-            )
-        more = len(rows) > args.limit
-        rows = rows[: args.limit]
-        return rows, rows[-1].event.id if more else None
+    async def work() -> Any:
+        async with reader(args) as source:
+            return await source.events(args, args.limit)
 
-    rows, cursor = asyncio.run(work())
+    page = asyncio.run(work())
     if args.json:
-        print_json({"items": rows, "next_cursor": cursor})
+        emit_json(page.items)
     else:
-        print_table("events", EVENT_COLUMNS, event_rows(rows), empty="no events match")
-        _print_next(cursor, args.json)
+        print_table("events", EVENT_COLUMNS, event_rows(page.items), empty="no events match")
+    _print_next(page.next_cursor, args.json)
     return 0
 
 
@@ -115,31 +105,28 @@ def run_show(args: argparse.Namespace) -> int:
     """Show one event: fields, raw request, deliveries and attempts."""
 
     async def work() -> EventDetail:
-        async with connected(args) as services:
-            return await event_detail(services.store, args.event_id)
+        async with reader(args) as source:
+            return await source.detail(args.event_id)
 
     detail = asyncio.run(work())
     if args.json:
-        print_json(detail)
+        emit_json([detail])
         return 0
-    print_table(f"event {detail.event.id}", ("field", "value"), field_rows(detail.event))
+    pair = (Column("field"), Column("value", "wrap"))
+    print_table(f"event {detail.event.id}", pair, field_rows(detail.event))
     if detail.raw is not None:
         raw = detail.raw
-        print_table(
-            "raw request",
-            ("field", "value"),
-            [
-                ("request", f"{raw.method} {raw.path} from {raw.client}"),
-                *raw.headers.items(),
-                ("body", raw.body),
-            ],
-        )
-    print_table("deliveries", DELIVERY_COLUMNS, delivery_rows(detail.deliveries), empty="")
+        request = [("request", f"{raw.method} {raw.path} from {raw.client}")]
+        print_table("raw request", pair, [*request, *raw.headers.items(), ("body", raw.body)])
+    print_table("deliveries", DELIVERY_COLUMNS, delivery_rows(detail.deliveries))
     attempts = [
         (a.delivery_id, a.number, a.at, a.outcome, a.status_code, f"{a.latency_ms:.0f} ms", a.error)
         for a in detail.attempts
     ]
-    columns = ("delivery", "#", "at", "outcome", "status", "latency", "error")
+    columns = (
+        Column("delivery", "id"), Column("#"), Column("at", "time", 2), Column("outcome"),
+        Column("status"), Column("latency", drop=3), Column("error", drop=1),
+    )  # fmt: skip
     print_table("attempts", columns, attempts, empty="no attempts yet")
     return 0
 
@@ -148,21 +135,17 @@ def run_deliveries(args: argparse.Namespace) -> int:
     """List deliveries by state and sink."""
     _check_limit(args.limit)
 
-    async def work() -> list[Any]:
-        async with connected(args) as services:
-            return await services.store.list_deliveries(
-                args.state, args.sink, args.cursor, args.limit + 1
-            )
+    async def work() -> Any:
+        async with reader(args) as source:
+            return await source.deliveries(args, args.limit)
 
-    rows = asyncio.run(work())
-    cursor = rows[args.limit - 1].id if len(rows) > args.limit else None
-    rows = rows[: args.limit]
+    page = asyncio.run(work())
     if args.json:
-        print_json({"items": rows, "next_cursor": cursor})
+        emit_json(page.items)
     else:
-        rendered = delivery_rows(rows)
-        print_table("deliveries", DELIVERY_COLUMNS, rendered, empty="no deliveries match")
-        _print_next(cursor, args.json)
+        rows = delivery_rows(page.items)
+        print_table("deliveries", DELIVERY_COLUMNS, rows, empty="no deliveries match")
+    _print_next(page.next_cursor, args.json)
     return 0
 
 
@@ -175,18 +158,21 @@ def run_retry(args: argparse.Namespace) -> int:
 
     async def work() -> Any:
         async with connected(args) as services:
-            known, clock = services.sinks, services.clock
+            check_names(args, services)
+            known, clock, store = services.sinks, services.clock, services.store
             if args.dead:
-                return await retry_dead(services.store, known, clock, args.sink)
-            return [
-                await retry_delivery(services.store, known, clock, i) for i in args.delivery_ids
-            ]
+                return await retry_dead(store, known, clock, args.sink)
+            ids = [await resolve_delivery_id(store, text) for text in args.delivery_ids]
+            return [await retry_delivery(store, known, clock, i) for i in ids]
 
     done = asyncio.run(work())
     if args.json:
-        print_json({"retried": done})
+        emit_json(
+            [{"sink": s, "retried": n} for s, n in sorted(done.items())] if args.dead else done
+        )
     elif args.dead:
-        print_table("retried dead deliveries", ("sink", "retried"), sorted(done.items()))
+        columns = (Column("sink"), Column("retried"))
+        print_table("retried dead deliveries", columns, sorted(done.items()))
     else:
         print_table("retried", DELIVERY_COLUMNS, delivery_rows(done))
     return 0
@@ -195,15 +181,19 @@ def run_retry(args: argparse.Namespace) -> int:
 def run_sinks(args: argparse.Namespace) -> int:
     """Each sink's pending, dead and delivered counts and latest outcomes."""
 
-    async def work() -> list[SinkView]:
-        async with connected(args) as services:
-            return await sink_views(services)
+    async def work() -> Any:
+        async with reader(args) as source:
+            return await source.sinks()
 
-    rows = asyncio.run(work())
+    rows = asyncio.run(work()).items
     if args.json:
-        print_json({"items": rows})
+        emit_json(rows)
         return 0
-    columns = ("sink", "pending", "dead", "delivered", "last success", "last failure", "error")
+    columns = (
+        Column("sink"), Column("pending"), Column("dead"), Column("delivered", drop=3),
+        Column("last success", "time", 2), Column("last failure", "time", 4),
+        Column("error", drop=1),
+    )  # fmt: skip
     keys = ("name", "pending", "dead", "delivered", "last_success", "last_failure", "last_error")
     table = [[getattr(row, key) for key in keys] for row in rows]
     print_table("sinks", columns, table, empty="no sinks configured or on record")
@@ -214,16 +204,18 @@ def run_rejected(args: argparse.Namespace) -> int:
     """The newest refused callbacks."""
     _check_limit(args.limit)
 
-    async def work() -> list[RejectionView]:
-        async with connected(args) as services:
-            rows = await services.store.list_rejected(args.limit)
-        return [RejectionView.of(row) for row in rows]
+    async def work() -> Any:
+        async with reader(args) as source:
+            return await source.rejected(args.limit)
 
-    rows = asyncio.run(work())
+    rows = asyncio.run(work()).items
     if args.json:
-        print_json({"items": rows})
+        emit_json(rows)
         return 0
-    columns = ("at", "source", "status", "reason", "message", "client", "size")
+    columns = (
+        Column("at", "time"), Column("source", drop=3), Column("status"), Column("reason"),
+        Column("message", drop=1), Column("client", drop=2), Column("size", drop=4),
+    )  # fmt: skip
     table = [(r.at, r.source, r.status, r.reason, r.message, r.client, r.size) for r in rows]
     print_table("rejected requests", columns, table, empty="no rejected requests")
     return 0

@@ -1,104 +1,170 @@
-"""How the operating commands print: rich tables for people, `--json` for programs."""
+"""How the commands print: a table fitted to the terminal for people, tab-separated lines
+when stdout is not a terminal, and JSON lines with `--json`.
+
+In a table ids are shortened (8 characters, longer only where two rows would look alike)
+and times are relative ("3m ago"); columns are dropped, least useful first, then truncated
+until the table fits the terminal's width. Tab-separated output keeps every value whole.
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Sequence
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 import msgspec
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from vidhook.receiver.store.records import DeliveryRow, StoredEvent
 
 __all__ = [
-    "DELIVERY_COLUMNS",
-    "EVENT_COLUMNS",
-    "console",
-    "delivery_rows",
-    "event_rows",
-    "field_rows",
-    "print_json",
+    "Column",
+    "emit_json",
     "print_table",
+    "relative_time",
+    "short_ids",
 ]
 
 _encoder = msgspec.json.Encoder()
+_GAP = 2  # spaces between table columns
+_NARROWEST = 6  # a truncated column keeps at least this many characters
+SHORT_ID = 8
 
 
-def console(*, stderr: bool = False) -> Console:
-    """A console on the current stdout (or stderr); wide when not a terminal, so ids and times
-    are not cut when the output is piped."""
-    out = Console(file=sys.stderr if stderr else sys.stdout, highlight=False)
-    if not out.is_terminal:
-        out.width = 200
-    return out
+class Column(NamedTuple):
+    """A table column: its header, how its values read (`id`, `time`, `text`, `wrap`), and
+    its drop rank: 0 never dropped, a higher rank is dropped before a lower one."""
+
+    name: str
+    kind: str = "text"
+    drop: int = 0
 
 
-def print_json(value: Any) -> None:
-    """Print a value as indented JSON."""
-    sys.stdout.write(msgspec.json.format(_encoder.encode(value), indent=2).decode() + "\n")
+def emit_json(items: Iterable[Any]) -> None:
+    """Print each item as one line of JSON."""
+    write = sys.stdout.write
+    for item in items:
+        write(_encoder.encode(item).decode() + "\n")
 
 
 def print_table(
-    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, empty: str = ""
+    title: str, columns: Sequence[Column], rows: Iterable[Sequence[Any]], *, empty: str = ""
 ) -> None:
-    """Print rows as a table; a message instead when there are none."""
-    rows = list(rows)
-    out = console()
-    if not rows and empty:
-        out.print(empty)
+    """Print rows: a fitted table on a terminal, tab-separated lines otherwise; `empty`
+    (to stderr when piped, so a pipe sees no rows) when there are none."""
+    text = [["" if cell is None else str(cell) for cell in row] for row in rows]
+    terminal = sys.stdout.isatty()
+    if not text:
+        if empty:
+            print(empty, file=sys.stdout if terminal else sys.stderr)
         return
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*(escape("-" if cell is None else str(cell)) for cell in row))
+    if not terminal:
+        _print_tsv(columns, text)
+        return
+    _print_fitted(title, columns, text)
+
+
+def _print_tsv(columns: Sequence[Column], rows: list[list[str]]) -> None:
+    def clean(cell: str) -> str:
+        return cell.replace("\t", " ").replace("\r", " ").replace("\n", " ")
+
+    lines = ["\t".join(column.name for column in columns)]
+    lines += ["\t".join(clean(cell) for cell in row) for row in rows]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _print_fitted(title: str, columns: Sequence[Column], rows: list[list[str]]) -> None:
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    out = Console(highlight=False)
+    cells = _readable(columns, rows)
+    keep, widths = fit(columns, cells, out.width)
+    table = Table(
+        title=title, title_justify="left", box=None, pad_edge=False, padding=(0, 1),
+        header_style="bold", show_edge=False,
+    )  # fmt: skip
+    for index in keep:
+        wraps = columns[index].kind == "wrap"
+        table.add_column(
+            columns[index].name, width=widths[index], no_wrap=not wraps,
+            overflow="fold" if wraps else "ellipsis",
+        )  # fmt: skip
+    for row in cells:
+        table.add_row(*(escape(row[index]) for index in keep))
     out.print(table)
 
 
-def event_rows(items: Iterable[StoredEvent]) -> list[list[Any]]:
-    """Table rows for events: id, received, source, type, status, task id, model, flags."""
-    rows = []
-    for stored in items:
-        event = stored.event
-        flags = ", ".join(f for f, on in (("stale", stored.stale), ("held", stored.held)) if on)
-        rows.append(
-            [
-                event.id, event.received_at, event.source, event.type, event.status,
-                event.task_id, event.model, flags or None,
-            ]
-        )  # fmt: skip
-    return rows
-
-
-EVENT_COLUMNS = ("id", "received", "source", "type", "status", "task id", "model", "flags")
-
-
-def delivery_rows(items: Iterable[DeliveryRow]) -> list[list[Any]]:
-    """Table rows for deliveries."""
-    return [
-        [
-            row.id, row.event_id, row.sink, row.state, "yes" if row.replay else "",
-            row.attempts, row.updated_at, row.last_error,
-        ]
-        for row in items
-    ]  # fmt: skip
-
-
-DELIVERY_COLUMNS = ("id", "event", "sink", "state", "replay", "attempts", "updated", "last error")
-
-
-def field_rows(value: Any) -> list[tuple[str, str]]:
-    """(field, value) rows of a Struct, empty fields left out, lists and maps on one line."""
-    rows = []
-    for key, item in msgspec.to_builtins(value).items():
-        if item in (None, [], {}):
+def _readable(columns: Sequence[Column], rows: list[list[str]]) -> list[list[str]]:
+    """Rows as a person reads them: short ids and relative times."""
+    now = datetime.now(UTC)
+    cells = [list(row) for row in rows]
+    for index, column in enumerate(columns):
+        values = [row[index] for row in rows]
+        if column.kind == "id":
+            shown = short_ids(values)
+        elif column.kind == "time":
+            shown = [relative_time(value, now) for value in values]
+        else:
             continue
-        if isinstance(item, list):
-            item = ", ".join(map(str, item))
-        elif isinstance(item, dict):
-            item = ", ".join(f"{k}={v}" for k, v in item.items())
-        rows.append((key, str(item)))
-    return rows
+        for row, value in zip(cells, shown, strict=True):
+            row[index] = value
+    return cells
+
+
+def fit(
+    columns: Sequence[Column], cells: list[list[str]], width: int
+) -> tuple[list[int], dict[int, int]]:
+    """The columns to show and each one's width, so the table is at most `width` wide."""
+    widths = {
+        i: max([len(column.name), *(len(line) for row in cells for line in row[i].splitlines())])
+        for i, column in enumerate(columns)
+    }
+    keep = list(range(len(columns)))
+
+    def total() -> int:
+        return sum(widths[i] for i in keep) + _GAP * (len(keep) - 1)
+
+    for index in sorted(keep, key=lambda i: -columns[i].drop):
+        if total() <= width or columns[index].drop == 0:
+            break
+        keep.remove(index)
+    while total() > width:
+        shrinkable = [i for i in keep if columns[i].kind in ("text", "wrap")]
+        widest = max(shrinkable, key=lambda i: widths[i], default=None)
+        if widest is None or widths[widest] <= _NARROWEST:
+            break
+        widths[widest] = max(_NARROWEST, widths[widest] - (total() - width))
+    return keep, widths
+
+
+def short_ids(ids: Sequence[str]) -> list[str]:
+    """The ids cut to their first 8 characters, or to as many more as tell them apart."""
+    distinct = {value for value in ids if value}
+    length = SHORT_ID
+    while length < max(map(len, distinct), default=0):
+        if len({value[:length] for value in distinct}) == len(distinct):
+            break
+        length += 1
+    return [value[:length] for value in ids]
+
+
+def relative_time(text: str, now: datetime) -> str:
+    """An RFC 3339 time as `3m ago` (or `in 5m`); a date beyond 30 days; the text if it is
+    not a time."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    seconds = (now - moment).total_seconds()
+    ahead, seconds = seconds < 0, abs(seconds)
+    if seconds >= 30 * 86400:
+        return moment.date().isoformat()
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            amount = f"{int(seconds // size)}{unit}"
+            break
+    else:
+        amount = f"{int(seconds)}s"
+    return f"in {amount}" if ahead else f"{amount} ago"

@@ -4,52 +4,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from typing import Any
 
+from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from vidhook.receiver.cli.connect import (
-    add_common,
-    add_filter_arguments,
-    connected,
-    filter_from_args,
-)
-from vidhook.receiver.cli.render import (
-    DELIVERY_COLUMNS,
-    console,
-    delivery_rows,
-    print_json,
-    print_table,
-)
+from vidhook.receiver.cli.connect import check_names, connected, filter_from_args
+from vidhook.receiver.cli.operate import DELIVERY_COLUMNS, delivery_rows
+from vidhook.receiver.cli.render import Column, emit_json, print_table
 from vidhook.receiver.errors import BadRequest
+from vidhook.receiver.id_prefix import resolve_event_id
 from vidhook.receiver.replay import Replayer, ReplayResult
 from vidhook.receiver.store.records import EventFilter
+from vidhook.receiver.suggestions import unknown_name
 
-__all__ = ["register"]
-
-
-def register(commands: Any) -> None:
-    """Add `replay`."""
-    replay = commands.add_parser(
-        "replay",
-        help="send stored events again (through the current rules, or to --sink)",
-        description="Replay one event by ID, or every event the filters match. Replayed "
-        "deliveries are marked as replays and carry new webhook ids.",
-    )
-    add_common(replay)
-    replay.add_argument("event_id", nargs="?", metavar="ID", help="one event to replay")
-    add_filter_arguments(replay, sink_flag="--routed-to")
-    replay.add_argument(
-        "--sink", action="append", dest="sinks", metavar="SINK",
-        help="send to this sink instead of the current rules' choice (repeatable)",
-    )  # fmt: skip
-    replay.add_argument("--dry-run", action="store_true", help="only count what would be sent")
-    replay.add_argument("--all", action="store_true", help="with no filter: every event")
-    replay.add_argument(
-        "--max-events", type=int, metavar="N",
-        help="refuse to replay more than N events (default: server.max_replay_events)",
-    )  # fmt: skip
-    replay.set_defaults(run=run_replay)
+__all__ = ["run_replay"]
 
 
 def run_replay(args: argparse.Namespace) -> int:
@@ -59,10 +29,15 @@ def run_replay(args: argparse.Namespace) -> int:
         async with connected(args) as services:
             cap = args.max_events or services.settings.server.max_replay_events
             replayer = Replayer(services.store, services.rules, services.sinks, services.clock, cap)
+            check_names(args, services)
+            for sink in args.to_sinks or []:
+                if sink not in services.sinks:
+                    raise unknown_name("sink", sink, services.sinks)
             where = filter_from_args(args, services.clock())
             if args.event_id:
                 _check_single(args, where)
-                return await replayer.replay_event(args.event_id, args.sinks)
+                event_id = await resolve_event_id(services.store, args.event_id)
+                return await replayer.replay_event(event_id, args.to_sinks)
             if where == EventFilter() and not args.all:
                 raise BadRequest("give an event ID or a filter (e.g. --since 1h), or --all")
             return await _replay_with_progress(replayer, where, args)
@@ -71,7 +46,7 @@ def run_replay(args: argparse.Namespace) -> int:
     if isinstance(outcome, ReplayResult):
         _print_result(outcome, args.json)
     elif args.json:
-        print_json({"event_id": args.event_id, "deliveries": outcome})
+        emit_json(outcome)
     else:
         rows = delivery_rows(outcome)
         print_table("replayed", DELIVERY_COLUMNS, rows, empty="no rule routes this event anywhere")
@@ -86,7 +61,7 @@ def _check_single(args: argparse.Namespace, where: EventFilter) -> None:
 async def _replay_with_progress(
     replayer: Replayer, where: EventFilter, args: argparse.Namespace
 ) -> ReplayResult:
-    out = console(stderr=True)
+    out = Console(file=sys.stderr)
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
     )  # fmt: skip
@@ -96,12 +71,12 @@ async def _replay_with_progress(
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)
 
-        return await replayer.replay(where, args.sinks, dry_run=args.dry_run, progress=progress)
+        return await replayer.replay(where, args.to_sinks, dry_run=args.dry_run, progress=progress)
 
 
 def _print_result(result: ReplayResult, as_json: bool) -> None:
     if as_json:
-        print_json(result)
+        emit_json([result])
         return
     verb = "would make" if result.dry_run else "made"
     print(f"{result.events} events: {verb} {result.deliveries} deliveries")
@@ -113,4 +88,5 @@ def _print_result(result: ReplayResult, as_json: bool) -> None:
     for reason, count in skipped:
         if count:
             print(f"skipped {count} {reason} events")
-    print_table("by sink", ("sink", "deliveries"), sorted(result.by_sink.items()))
+    columns = (Column("sink"), Column("deliveries"))
+    print_table("by sink", columns, sorted(result.by_sink.items()))

@@ -10,23 +10,17 @@ import argparse
 import asyncio
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
-from vidhook.receiver.cli.connect import (
-    add_common,
-    add_filter_arguments,
-    connected,
-    filter_from_args,
-)
-from vidhook.receiver.cli.render import print_json, print_table
+from vidhook.receiver.cli.connect import check_names, connected, filter_from_args
+from vidhook.receiver.cli.render import Column, emit_json, print_table
 from vidhook.receiver.errors import BadRequest, ConfigError
 from vidhook.receiver.event import Event
 from vidhook.receiver.replay import event_pages
 from vidhook.routes.rules import RuleSet, build_rule, parse_rules_text
 
-__all__ = ["RuleReport", "register", "trial_rules"]
+__all__ = ["RuleReport", "run_rules_test", "trial_rules"]
 
 
 class MatchedEvent(msgspec.Struct, kw_only=True):
@@ -48,25 +42,6 @@ class RuleReport(msgspec.Struct, kw_only=True):
     matched: int
     sinks: dict[str, int]
     events: list[MatchedEvent]
-
-
-def register(commands: Any) -> None:
-    """Add `rules test`."""
-    rules = commands.add_parser("rules", help="work with routing rules")
-    actions = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
-    test = actions.add_parser(
-        "test",
-        help="which stored events each rule of FILE would have matched (sends nothing)",
-    )
-    add_common(test)
-    test.add_argument("file", metavar="FILE", help="a rules file: [[rules]] tables")
-    add_filter_arguments(test)
-    test.set_defaults(since="7d")
-    test.add_argument("--show", type=int, default=10, help="events listed per rule (default 10)")
-    test.add_argument(
-        "--max-events", type=int, default=100_000, help="refuse to test more events than this"
-    )
-    test.set_defaults(run=run_rules_test)
 
 
 def load_rule_file(path: str, known_sinks: set[str]) -> RuleSet:
@@ -119,6 +94,7 @@ def run_rules_test(args: argparse.Namespace) -> int:
 
     async def work() -> tuple[list[Event], RuleSet]:
         async with connected(args) as services:
+            check_names(args, services)
             rules = load_rule_file(args.file, set(services.sinks))
             where = filter_from_args(args, services.clock())
             total = await services.store.count_events(where)
@@ -138,7 +114,7 @@ def run_rules_test(args: argparse.Namespace) -> int:
     events, rules = asyncio.run(work())
     reports, unrouted = trial_rules(rules, events, max(args.show, 0))
     if args.json:
-        print_json({"events": len(events), "unrouted": unrouted, "rules": reports})
+        emit_json([{"events": len(events), "unrouted": unrouted, "rules": reports}])
         return 0
     print(f"{len(events)} stored events tested against {len(rules)} rules from {args.file}")
     _print_reports(reports)
@@ -151,8 +127,12 @@ def _print_reports(reports: list[RuleReport]) -> None:
         (r.name, r.matched, ", ".join(f"{s} x{n}" for s, n in r.sinks.items()) or "-")
         for r in reports
     ]
-    print_table("rules", ("rule", "matched", "sinks that would fire"), summary)
-    columns = ("event", "received", "source", "type", "status", "task id", "sinks")
+    head = (Column("rule"), Column("matched"), Column("sinks that would fire"))
+    print_table("rules", head, summary)
+    columns = (
+        Column("event", "id"), Column("received", "time", 3), Column("source", drop=4),
+        Column("type"), Column("status", drop=2), Column("task id", drop=5), Column("sinks"),
+    )  # fmt: skip
     for report in reports:
         if not report.events:
             continue

@@ -5,23 +5,28 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import socket
 import tomllib
-from typing import Any
 
 import msgspec
 import uvicorn
 
 from vidhook.receiver.app import build_services, create_app
-from vidhook.receiver.cli.config_source import add_config_argument, config_path, resolve_settings
+from vidhook.receiver.cli.config_source import (
+    config_path,
+    resolve_settings,
+)
 from vidhook.receiver.config import Settings, check_polled_sources, load_settings
-from vidhook.receiver.errors import ConfigError, StoreUnavailable
+from vidhook.receiver.defaults import unsaved_default_settings
+from vidhook.receiver.errors import StoreUnavailable, Unreachable
 from vidhook.receiver.logs import configure_logging
 from vidhook.receiver.providers import PROVIDERS
 from vidhook.receiver.sources import callback_url
 from vidhook.receiver.store import Store, open_store
+from vidhook.receiver.suggestions import unknown_name
 from vidhook.receiver.trust_check import trust_warnings
 
-__all__ = ["register", "tune_gc"]
+__all__ = ["run_callback_url", "run_check", "run_migrate", "run_serve", "tune_gc"]
 
 # Young-generation size for the cyclic collector. Each callback waiting for its commit holds a
 # few dozen tracked objects, so with Python's default of 700 the collector ran every dozen or so
@@ -30,40 +35,11 @@ _GC_YOUNG = 10_000
 _CONNECT_SECONDS = 15.0
 
 
-def register(commands: Any) -> None:
-    """Add this module's subcommands."""
-    serve = commands.add_parser("serve", help="run the server")
-    add_config_argument(serve)
-    serve.add_argument("--host", help="listen address (default: server.host)")
-    serve.add_argument("--port", type=int, help="listen port (default: server.port)")
-    serve.set_defaults(run=run_serve)
-
-    check = commands.add_parser("check", help="validate config and rules; print the routes")
-    add_config_argument(check)
-    check.add_argument(
-        "--show-secrets",
-        action="store_true",
-        help="print callback URLs with their whole token (masked to 4 characters by default)",
-    )
-    check.add_argument(
-        "--connect", action="store_true", help="also open the store (as serve would) and ping it"
-    )
-    check.set_defaults(run=run_check)
-
-    migrate = commands.add_parser("migrate", help="apply the store's schema migrations")
-    add_config_argument(migrate)
-    migrate.set_defaults(run=run_migrate)
-
-    url = commands.add_parser("callback-url", help="print the callback URL for a source")
-    add_config_argument(url)
-    url.add_argument("source")
-    url.set_defaults(run=run_callback_url)
-
-
 def run_serve(args: argparse.Namespace) -> int:
     """Start vidhook and serve until interrupted."""
-    settings, is_default = asyncio.run(resolve_settings(args))
+    settings, is_default = asyncio.run(resolve_settings(args, create=True))
     configure_logging(settings.log.level, settings.log.format)
+    require_free_port(args.host or settings.server.host, args.port or settings.server.port)
     server = settings.server
     if args.host or args.port:
         server = msgspec.structs.replace(
@@ -85,6 +61,21 @@ def run_serve(args: argparse.Namespace) -> int:
         server_header=False, proxy_headers=False, lifespan="on", timeout_graceful_shutdown=15,
     )  # fmt: skip
     return 0
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Refuse to start when the listen address is taken, before anything says "started"."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        # As the server's own socket does: a port left in TIME_WAIT is free, a listener is not.
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise Unreachable(
+                f"cannot listen on {host}:{port}: {exc.strerror}; is vidhook already running?"
+                " pick another port with --port or server.port"
+            ) from None
 
 
 def tune_gc() -> None:
@@ -126,18 +117,20 @@ def _print_default_banner(settings: Settings) -> None:
         kind = "callback" if PROVIDERS[source.provider].calls_back else "polled"
         print(f"    {name:12} {callback_url(settings, name)}  ({kind})")
     print(f"  admin API token (Authorization: Bearer ...): {settings.api_tokens[0].token}")
-    print("  write a config file to add sinks and rules: see deploy/vidhook.example.toml")
+    print("  write a config file to add sinks and rules: vidhook config example > vidhook.toml")
 
 
 def run_check(args: argparse.Namespace) -> int:
     """Validate the config, sinks and rules without starting; print what would run."""
     path = config_path(args)
     if path is None:
-        raise ConfigError("check needs --config FILE or VIDHOOK_CONFIG")
-    settings = load_settings(path)
-    check_polled_sources(settings, path)
+        settings = unsaved_default_settings()  # makes no store here
+        print("no config file found (--config/-c, VIDHOOK_CONFIG, ./vidhook.toml):")
+    else:
+        settings = load_settings(path)
+        check_polled_sources(settings, path)
     services = build_services(settings, config_path=path)
-    print(f"{path}: OK")
+    print(f"{path or 'the embedded default'}: OK")
     print(f"sources ({len(services.sources)}):")
     # Masked by default: the systemd unit runs check before each start, into the journal.
     masked = not args.show_secrets
@@ -176,7 +169,7 @@ async def _reach(store: Store) -> str:
 
 def run_migrate(args: argparse.Namespace) -> int:
     """Open the store, which applies any pending migration, and report its URL."""
-    settings, _ = asyncio.run(resolve_settings(args))
+    settings, _ = asyncio.run(resolve_settings(args, create=True))
 
     async def migrate() -> str:
         store = open_store(settings.store.url)
@@ -192,7 +185,6 @@ def run_callback_url(args: argparse.Namespace) -> int:
     """Print the callback URL of one source."""
     settings, _ = asyncio.run(resolve_settings(args))
     if args.source not in settings.sources:
-        known = ", ".join(sorted(settings.sources))
-        raise ConfigError(f"no source named {args.source!r}; configured: {known}")
+        raise unknown_name("source", args.source, settings.sources)
     print(callback_url(settings, args.source))
     return 0

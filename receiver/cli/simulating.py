@@ -7,32 +7,17 @@ import argparse
 import asyncio
 import sys
 import time
-from typing import Any
 
 import httpx
 
-from vidhook.receiver.cli.config_source import add_config_argument, resolve_settings
+from vidhook.receiver.cli.config_source import resolve_settings
 from vidhook.receiver.cli.connect import logs_to_stderr
 from vidhook.receiver.config import PROVIDER_NAMES, Settings
-from vidhook.receiver.errors import BadRequest
+from vidhook.receiver.errors import BadRequest, NotFound, Unreachable
 from vidhook.receiver.simulate import SimulatedCallback, simulated_callback
+from vidhook.receiver.suggestions import unknown_name
 
-__all__ = ["register"]
-
-
-def register(commands: Any) -> None:
-    """Add `simulate`."""
-    simulate = commands.add_parser(
-        "simulate", help="send a provider's realistic callback to a running vidhook"
-    )
-    add_config_argument(simulate)
-    simulate.add_argument("provider", choices=PROVIDER_NAMES, metavar="PROVIDER")
-    simulate.add_argument("--status", choices=("completed", "failed"), default="completed")
-    simulate.add_argument("--source", help="which source of PROVIDER (when there are several)")
-    simulate.add_argument(
-        "--url", help="the running vidhook's base URL (default: server.public_url)"
-    )
-    simulate.set_defaults(run=run_simulate)
+__all__ = ["pick_source", "run_simulate", "send"]
 
 
 def pick_source(settings: Settings, provider: str, name: str | None) -> str:
@@ -40,12 +25,13 @@ def pick_source(settings: Settings, provider: str, name: str | None) -> str:
     if name is not None:
         config = settings.sources.get(name)
         if config is None or config.provider != provider:
-            raise BadRequest(f"no {provider} source named {name!r} is configured")
+            known = [n for n, c in settings.sources.items() if c.provider == provider]
+            raise unknown_name(f"{provider} source", name, known)
         return name
     found = [n for n, config in settings.sources.items() if config.provider == provider]
     if not found:
         listed = ", ".join(f"{n} ({c.provider})" for n, c in settings.sources.items()) or "none"
-        raise BadRequest(f"no source of provider {provider!r} is configured; sources: {listed}")
+        raise NotFound(f"no source of provider {provider!r} is configured; sources: {listed}")
     if len(found) > 1:
         raise BadRequest(f"several {provider} sources ({', '.join(found)}); pick one with --source")
     return found[0]
@@ -70,12 +56,14 @@ async def send(callback: SimulatedCallback) -> httpx.Response:
         try:
             return await client.post(callback.url, content=callback.body, headers=callback.headers)
         except httpx.HTTPError as exc:
-            raise BadRequest(f"could not reach vidhook at {callback.url}: {exc}") from None
+            raise Unreachable(f"could not reach vidhook at {callback.url}: {exc}") from None
 
 
 def run_simulate(args: argparse.Namespace) -> int:
     """Build, sign and send the callback; print vidhook's answer."""
     logs_to_stderr()
+    if args.provider not in PROVIDER_NAMES:
+        raise unknown_name("provider", args.provider, PROVIDER_NAMES)
     settings, _ = asyncio.run(resolve_settings(args))
     source = pick_source(settings, args.provider, args.source)
     callback = simulated_callback(settings, source, args.status, time.time(), args.url)

@@ -17,48 +17,19 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from vidhook.receiver.cli.config_source import add_config_argument, resolve_settings
+from vidhook.receiver.cli.config_source import resolve_settings
 from vidhook.receiver.config import Settings
-from vidhook.receiver.errors import BadRequest, ConfigError
+from vidhook.receiver.errors import BadRequest
 from vidhook.receiver.sources import Source, build_sources
 from vidhook.receiver.store import Store, open_store
+from vidhook.receiver.suggestions import unknown_name
 from vidhook.receiver.tasks.provider_api import ProviderApi
 from vidhook.receiver.tasks.submit import SubmitRequest, submit_task, task_labels, watch_task
 
-__all__ = ["register"]
+__all__ = ["run_submit", "run_watch"]
 
 T = TypeVar("T")
 _encoder = msgspec.json.Encoder()
-
-
-def register(commands: Any) -> None:
-    """Add this module's subcommands."""
-    submit = commands.add_parser(
-        "submit", help="create a task at a source's provider, with vidhook as its callback_url"
-    )
-    add_config_argument(submit)
-    submit.add_argument("source")
-    submit.add_argument("file", help="the provider's own create body, as JSON ('-': stdin)")
-    _add_label_arguments(submit)
-    submit.set_defaults(run=run_submit)
-
-    watch = commands.add_parser("watch", help="poll a task created elsewhere until it ends")
-    add_config_argument(watch)
-    watch.add_argument("source")
-    watch.add_argument("task_id")
-    _add_label_arguments(watch)
-    watch.set_defaults(run=run_watch)
-
-
-def _add_label_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--label",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a label for the task's events (repeat for more)",
-    )
-    parser.add_argument("--end-user-id", help="the end user the task is for (a label)")
 
 
 def run_submit(args: argparse.Namespace) -> int:
@@ -101,8 +72,7 @@ async def _with_store(
     sources = build_sources(settings)
     source = sources.get(args.source)
     if source is None:
-        known = ", ".join(sorted(sources)) or "none"
-        raise ConfigError(f"no source named {args.source!r}; configured: {known}")
+        raise unknown_name("source", args.source, sources)
     store = open_store(settings.store.url)
     await store.open()
     try:

@@ -74,16 +74,17 @@ async def test_watch_from_the_command_line_is_polled_by_the_server(
 
 
 @pytest.mark.parametrize(
-    ("argv", "says"),
+    ("argv", "exit_code", "says"),
     [
-        (["submit", "nowhere", "{tmp}/body.json"], "no source named 'nowhere'"),
-        (["submit", "vibegen", "{tmp}/missing.json"], "cannot read"),
-        (["submit", "vibegen", "{tmp}/body.json", "--label", "team"], "KEY=VALUE"),
-        (["submit", "vibegen", "{tmp}/list.json"], "must be a JSON object"),
-        (["watch", "partner", "t-1"], "cannot read source 'partner'"),
+        (["submit", "nowhere", "{tmp}/body.json"], 4, "no source named 'nowhere'"),
+        (["submit", "vibegn", "{tmp}/body.json"], 4, "did you mean 'vibegen'?"),
+        (["submit", "vibegen", "{tmp}/missing.json"], 2, "cannot read"),
+        (["submit", "vibegen", "{tmp}/body.json", "--label", "team"], 2, "KEY=VALUE"),
+        (["submit", "vibegen", "{tmp}/list.json"], 2, "must be a JSON object"),
+        (["watch", "partner", "t-1"], 1, "cannot read source 'partner'"),
     ],
 )
-def test_command_line_refusals_say_why(argv, says, tmp_path, capsys):
+def test_command_line_refusals_say_why(argv, exit_code, says, tmp_path, capsys):
     (tmp_path / "body.json").write_text("{}")
     (tmp_path / "list.json").write_text("[]")
     sources = source_toml("vibegen", "http://127.0.0.1:9") + (
@@ -92,7 +93,7 @@ def test_command_line_refusals_say_why(argv, says, tmp_path, capsys):
     config = cli_config(tmp_path, sources)
     argv = [arg.replace("{tmp}", str(tmp_path)) for arg in argv]
 
-    assert main([*argv, "--config", config]) == 2
+    assert main([*argv, "--config", config]) == exit_code
     assert says in capsys.readouterr().err
 
 
@@ -140,7 +141,7 @@ def test_check_refuses_a_polled_source_it_cannot_poll(toml, says, tmp_path, caps
     config = tmp_path / "vidhook.toml"
     config.write_text(toml)
 
-    assert main(["check", "--config", str(config)]) == 2
+    assert main(["check", "--config", str(config)]) == 3
     assert says in capsys.readouterr().err
 
 

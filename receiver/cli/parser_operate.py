@@ -1,0 +1,125 @@
+"""The grammar of the operating commands: `events`, `show`, `deliveries`, `retry`, `sinks`,
+`rejected`, `replay` and `rules test`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vidhook.receiver.cli.parser import (
+    CommandParser,
+    add_common,
+    add_filter_options,
+    add_paging,
+    command,
+)
+
+__all__ = ["DELIVERY_STATES", "register"]
+
+DELIVERY_STATES = ("pending", "held", "delivered", "dead", "rejected")
+
+
+def register(commands: Any) -> None:
+    """Add the operating subcommands."""
+    events = command(
+        commands, "events", "operate:run_events", "list stored events, newest first",
+        [
+            "vidhook events --since 1h",
+            "vidhook events --source vibegen --status failed --label team=growth",
+            "vidhook events --json | jq .event.id",
+            "vidhook events --url http://vidhook:8080     # with VIDHOOK_TOKEN set",
+        ],
+    )  # fmt: skip
+    add_common(events, url=True)
+    add_filter_options(events)
+    add_paging(events)
+
+    show = command(
+        commands, "show", "operate:run_show", "show one event with its raw request and history",
+        ["vidhook show 0193a4f2", "vidhook show 0193a4f2 --json"],
+    )  # fmt: skip
+    add_common(show, url=True)
+    show.add_argument("event_id", metavar="ID", help="an event id, or a unique prefix of one")
+
+    deliveries = command(
+        commands, "deliveries", "operate:run_deliveries", "list deliveries, newest first",
+        ["vidhook deliveries --state dead", "vidhook deliveries --sink slack --limit 10"],
+    )  # fmt: skip
+    add_common(deliveries, url=True)
+    deliveries.add_argument("--state", choices=DELIVERY_STATES, help="delivery state")
+    deliveries.add_argument("--sink", metavar="SINK", help="deliveries to SINK")
+    add_paging(deliveries)
+
+    retry = command(
+        commands, "retry", "operate:run_retry", "send dead deliveries again",
+        ["vidhook retry 0193a4f3", "vidhook retry --dead --sink slack"],
+    )  # fmt: skip
+    add_common(retry)
+    retry.add_argument(
+        "delivery_ids", nargs="*", metavar="ID", help="deliveries to retry (ids or unique prefixes)"
+    )
+    retry.add_argument("--dead", action="store_true", help="retry every dead delivery")
+    retry.add_argument("--sink", metavar="SINK", help="with --dead: only SINK's")
+
+    sinks = command(
+        commands, "sinks", "operate:run_sinks", "each sink's backlog and latest outcomes",
+        ["vidhook sinks", "vidhook sinks --json"],
+    )  # fmt: skip
+    add_common(sinks, url=True)
+
+    rejected = command(
+        commands, "rejected", "operate:run_rejected", "the newest refused callbacks",
+        ["vidhook rejected --limit 20"],
+    )  # fmt: skip
+    add_common(rejected, url=True)
+    rejected.add_argument("--limit", type=int, default=50, help="how many (default 50)")
+
+    _register_replay(commands)
+    _register_rules(commands)
+
+
+def _register_replay(commands: Any) -> None:
+    replay = command(
+        commands, "replay", "replaying:run_replay",
+        "send stored events again (through the current rules, or --to SINK)",
+        [
+            "vidhook replay 0193a4f2",
+            "vidhook replay 0193a4f2 --to slack",
+            "vidhook replay --since 2h --status failed --dry-run",
+            "vidhook replay --sink slack --since 1d --to archive",
+        ],
+        description="Replay one event by ID, or every event the filters match. Replayed "
+        "deliveries are marked as replays and carry new webhook ids.",
+    )  # fmt: skip
+    add_common(replay)
+    replay.add_argument("event_id", nargs="?", metavar="ID", help="one event (id or prefix)")
+    add_filter_options(replay)
+    replay.add_argument(
+        "--to", action="append", dest="to_sinks", metavar="SINK",
+        help="send to SINK instead of the current rules' choice (repeatable)",
+    )  # fmt: skip
+    replay.add_argument("--dry-run", action="store_true", help="only count what would be sent")
+    replay.add_argument("--all", action="store_true", help="with no filter: every event")
+    replay.add_argument(
+        "--max-events", type=int, metavar="N",
+        help="refuse to replay more than N events (default: server.max_replay_events)",
+    )  # fmt: skip
+
+
+def _register_rules(commands: Any) -> None:
+    rules = commands.add_parser("rules", help="work with routing rules")
+    actions = rules.add_subparsers(
+        dest="rules_command", required=True, metavar="ACTION", parser_class=CommandParser
+    )
+    test = command(
+        actions, "test", "rules_trial:run_rules_test",
+        "which stored events each rule of FILE would have matched (sends nothing)",
+        ["vidhook rules test new-rules.toml", "vidhook rules test new-rules.toml --since 30d"],
+        since="7d",
+    )  # fmt: skip
+    add_common(test)
+    test.add_argument("file", metavar="FILE", help="a rules file: [[rules]] tables")
+    add_filter_options(test)
+    test.add_argument("--show", type=int, default=10, help="events listed per rule (default 10)")
+    test.add_argument(
+        "--max-events", type=int, default=100_000, help="refuse to test more events than this"
+    )

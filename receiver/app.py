@@ -61,6 +61,7 @@ def build_services(
     try:
         sinks = build_sinks(settings.sinks, SinkContext(http=http))
         sources = build_sources(settings)
+        store = store or open_store(settings.store.url)
     except ConfigError as exc:  # these name the key; the file is named here
         raise ConfigError(f"{origin}: {exc.message}") from None
 
@@ -73,7 +74,7 @@ def build_services(
     rules = RuleHolder(rules_loader, initial)
     services = Services(
         settings=settings,
-        store=store or open_store(settings.store.url),
+        store=store,
         sources=sources,
         rules=rules,
         http=http,

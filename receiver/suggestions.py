@@ -11,11 +11,9 @@ __all__ = ["did_you_mean", "unknown_name"]
 
 
 def did_you_mean(word: str, known: Iterable[str]) -> str:
-    """`; did you mean 'x'?` for the closest known names, or '' when none is close."""
-    close = difflib.get_close_matches(word, list(known), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    return "; did you mean " + " or ".join(repr(name) for name in close) + "?"
+    """`; did you mean 'x'?` for the closest known name, or '' when none is close."""
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def unknown_name(kind: str, word: str, known: Iterable[str]) -> NotFound:

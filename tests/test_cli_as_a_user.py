@@ -328,3 +328,45 @@ async def test_read_commands_through_the_admin_api(tmp_path):
         assert code == 1 and "401" in err
     finally:
         await stop()
+
+
+# 6. Config errors: file, line and column, the valid choices and the closest one.
+
+
+@pytest.mark.parametrize(
+    ("toml", "says"),
+    [
+        (
+            '[server]\nport = 8080\n\n[server.tls]\ncert = "x"\n',
+            "vidhook.toml: unknown key `server.tls` (keys here: public_url, host, port,",
+        ),
+        (
+            '[sources.a]\nprovider = "ark"\ntokens = ["0123456789abcdef"]\nrate_limt = 5\n',
+            "unknown key `sources.a.rate_limt`; did you mean 'rate_limit'?",
+        ),
+        (
+            '[sources.a]\nprovider = "vibgen"\n',
+            "sources.a.provider: unknown provider 'vibgen'; did you mean 'vibegen'? (use one of",
+        ),
+        (
+            '[log]\nformat = "jsn"\n',
+            "log.format: 'jsn' is not a valid choice; did you mean 'json'?"
+            " (one of: auto, console, json)",
+        ),
+        ('# store\n[store]\nurl = "mysql://db/x"\n', "vidhook.toml: store.url: unsupported scheme"),
+        (
+            '[sinks.out]\ntype = "log"\n\n[[rules]]\nname = "r"\nsinks = ["oot"]\n',
+            'vidhook.toml: rule "r": sinks: unknown sink "oot"',
+        ),
+    ],
+)
+def test_config_errors_point_into_the_file(tmp_path, toml, says):
+    (tmp_path / "vidhook.toml").write_text(toml)
+    done = vidhook("check", cwd=tmp_path)
+    assert done.returncode == 3, done.stdout
+    assert says in done.stderr
+    written = {
+        "server.tls": 4, "rate_limt": 4, "vibgen": 2, "jsn": 2, "mysql": 3, "oot": 6,
+    }  # fmt: skip
+    expected = next(n for key, n in written.items() if key in toml)
+    assert f"(at line {expected}, column 1)" in done.stderr, done.stderr

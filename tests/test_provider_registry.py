@@ -75,15 +75,17 @@ def test_each_source_decodes_into_its_providers_struct() -> None:
     [
         (
             '[sources.a]\nprovider = "nope"\n',
-            f"sources.a.provider: unknown provider 'nope'; use one of {VALID}",
+            f"sources.a.provider: unknown provider 'nope'; use one of {VALID}"
+            " (at line 2, column 1)",
         ),
         (
             '[sources.a]\ntokens = ["t"]\n',
-            f"sources.a.provider: missing; every source names its provider, one of {VALID}",
+            f"sources.a.provider: missing; every source names its provider, one of {VALID}"
+            " (at line 1, column 1)",
         ),
         (
             "[sources.a]\nprovider = 7\n",
-            f"sources.a.provider: unknown provider 7; use one of {VALID}",
+            f"sources.a.provider: unknown provider 7; use one of {VALID} (at line 2, column 1)",
         ),
     ],
 )
@@ -97,7 +99,7 @@ def test_an_option_of_another_provider_is_refused_naming_the_key() -> None:
     )
     assert message == (
         "<config>: unknown key `sources.a.mapping`: provider vibegen has no such option;"
-        " `mapping` is an option of generic sources"
+        " `mapping` is an option of generic sources (at line 3, column 1)"
     )
     message = refused('[sources.a]\nprovider = "ark"\nstatuses = { done = "completed" }\n')
     assert "unknown key `sources.a.statuses`: provider ark has no such option" in message
@@ -106,6 +108,7 @@ def test_an_option_of_another_provider_is_refused_naming_the_key() -> None:
 def test_a_missing_required_option_is_named() -> None:
     assert refused('[sources.p]\nprovider = "generic"\n') == (
         "<config>: sources.p.mapping: missing; a source of provider generic needs it"
+        " (at line 1, column 1)"
     )
 
 

@@ -138,9 +138,12 @@ def test_the_check_command_exits_3_naming_the_key(tmp_path: Path) -> None:
     (tmp_path / "vidhook.toml").write_text('[sources.a]\nprovider = "ark"\ntokenz = ["t"]\n')
     done = vidhook("check", "--config", "vidhook.toml", cwd=tmp_path)
     assert done.returncode == 3
-    assert (
-        done.stderr == "vidhook: vidhook.toml: unknown key `sources.a.tokenz`; see"
-        " `vidhook config example` for every option\n"
+    assert done.stderr.startswith(
+        "vidhook: vidhook.toml: unknown key `sources.a.tokenz`; did you mean 'tokens'?"
+        " (keys here: tokens, hmac, "
+    )
+    assert done.stderr.endswith(
+        "; see `vidhook config example` for every option (at line 3, column 1)\n"
     )
 
 

@@ -43,7 +43,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = _run(args)
         sys.stdout.flush()
     except VidhookError as exc:
-        print(f"vidhook: {exc.message}", file=sys.stderr)
+        message = exc.message
+        if isinstance(exc, ConfigError):
+            from vidhook.receiver.config_positions import with_file_position
+
+            message = with_file_position(message)
+        print(f"vidhook: {message}", file=sys.stderr)
         return exit_code(exc)
     except BrokenPipeError:
         _silence_stdout()  # the reader left (`| head`): stop quietly, with no traceback

@@ -20,11 +20,13 @@ from vidhook.receiver.errors import ConfigError, Unreachable
 
 if TYPE_CHECKING:
     from vidhook.receiver.config import Settings
+    from vidhook.receiver.store import Store
 
 __all__ = [
     "DEFAULT_CONFIG",
     "DEFAULT_STORE",
     "config_path",
+    "open_configured_store",
     "require_store",
     "resolve_settings",
     "sqlite_file",
@@ -90,6 +92,16 @@ async def embedded_default(store_url: str) -> Settings:
         return await default_settings(store)
     finally:
         await store.close()
+
+
+def open_configured_store(settings: Settings, origin: str | None) -> Store:
+    """The store of `store.url`; an unusable URL is an error naming the config file."""
+    from vidhook.receiver.store import open_store
+
+    try:
+        return open_store(settings.store.url)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin or 'the embedded default'}: {exc.message}") from None
 
 
 def sqlite_file(url: str) -> str | None:

@@ -14,6 +14,7 @@ import uvicorn
 from vidhook.receiver.app import build_services, create_app
 from vidhook.receiver.cli.config_source import (
     config_path,
+    open_configured_store,
     resolve_settings,
 )
 from vidhook.receiver.config import Settings, check_polled_sources, load_settings
@@ -22,7 +23,7 @@ from vidhook.receiver.errors import StoreUnavailable, Unreachable
 from vidhook.receiver.logs import configure_logging
 from vidhook.receiver.providers import PROVIDERS
 from vidhook.receiver.sources import callback_url
-from vidhook.receiver.store import Store, open_store
+from vidhook.receiver.store import Store
 from vidhook.receiver.suggestions import unknown_name
 from vidhook.receiver.trust_check import trust_warnings
 
@@ -172,7 +173,7 @@ def run_migrate(args: argparse.Namespace) -> int:
     settings, _ = asyncio.run(resolve_settings(args, create=True))
 
     async def migrate() -> str:
-        store = open_store(settings.store.url)
+        store = open_configured_store(settings, config_path(args))
         await store.open()
         await store.close()
         return store.url  # without the password a PostgreSQL URL may carry

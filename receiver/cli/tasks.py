@@ -17,11 +17,15 @@ from typing import Any, TypeVar
 import httpx
 import msgspec
 
-from vidhook.receiver.cli.config_source import resolve_settings
+from vidhook.receiver.cli.config_source import (
+    config_path,
+    open_configured_store,
+    resolve_settings,
+)
 from vidhook.receiver.config import Settings
 from vidhook.receiver.errors import BadRequest
 from vidhook.receiver.sources import Source, build_sources
-from vidhook.receiver.store import Store, open_store
+from vidhook.receiver.store import Store
 from vidhook.receiver.suggestions import unknown_name
 from vidhook.receiver.tasks.provider_api import ProviderApi
 from vidhook.receiver.tasks.submit import SubmitRequest, submit_task, task_labels, watch_task
@@ -73,7 +77,7 @@ async def _with_store(
     source = sources.get(args.source)
     if source is None:
         raise unknown_name("source", args.source, sources)
-    store = open_store(settings.store.url)
+    store = open_configured_store(settings, config_path(args))
     await store.open()
     try:
         return await work(settings, source, store)

@@ -91,7 +91,7 @@ async def test_connect_reaches_a_postgres_store(tmp_path, capsys):
 def test_connect_fails_clearly_when_the_database_does_not_answer(tmp_path, capsys):
     url = f"postgresql://vidhook:secret-pw@127.0.0.1:{free_port()}/vidhook"
     code, _, out, err = _check(tmp_path, capsys, store=url, connect=True)
-    assert code == 2
+    assert code == 5  # store or service unreachable
     assert err.startswith(
         "vidhook: cannot open PostgreSQL store postgresql://vidhook:***@127.0.0.1"
     )
@@ -102,7 +102,7 @@ def test_connect_fails_clearly_when_the_sqlite_file_cannot_be_opened(tmp_path, c
     (tmp_path / "a-directory").mkdir(mode=0o700)  # where the database file should be
     url = f"sqlite:///{tmp_path / 'a-directory'}"
     code, _, _, err = _check(tmp_path, capsys, store=url, connect=True)
-    assert code == 2
+    assert code == 5
     assert err.startswith("vidhook: cannot open SQLite store '")
     assert "Traceback" not in err
 

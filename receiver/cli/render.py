@@ -26,6 +26,7 @@ __all__ = [
 _encoder = msgspec.json.Encoder()
 _GAP = 2  # spaces between table columns
 _NARROWEST = 6  # a truncated column keeps at least this many characters
+_TRUNCATED = 16  # how far a long text column is cut before any column is dropped
 SHORT_ID = 8
 
 
@@ -114,26 +115,36 @@ def _readable(columns: Sequence[Column], rows: list[list[str]]) -> list[list[str
 def fit(
     columns: Sequence[Column], cells: list[list[str]], width: int
 ) -> tuple[list[int], dict[int, int]]:
-    """The columns to show and each one's width, so the table is at most `width` wide."""
+    """The columns to show and each one's width, so the table is at most `width` wide.
+
+    Columns are dropped by rank only while the table would be too wide even with its long
+    text columns cut to `_TRUNCATED`; the text columns then share the room left, the widest
+    cut first.
+    """
     widths = {
         i: max([len(column.name), *(len(line) for row in cells for line in row[i].splitlines())])
         for i, column in enumerate(columns)
     }
     keep = list(range(len(columns)))
 
-    def total() -> int:
-        return sum(widths[i] for i in keep) + _GAP * (len(keep) - 1)
+    def cuttable(i: int) -> bool:
+        return columns[i].kind in ("text", "wrap")
+
+    def total(cut: bool = False) -> int:
+        sizes = (min(widths[i], _TRUNCATED) if cut and cuttable(i) else widths[i] for i in keep)
+        return sum(sizes) + _GAP * (len(keep) - 1)
 
     for index in sorted(keep, key=lambda i: -columns[i].drop):
-        if total() <= width or columns[index].drop == 0:
+        if total(cut=True) <= width or columns[index].drop == 0:
             break
         keep.remove(index)
     while total() > width:
-        shrinkable = [i for i in keep if columns[i].kind in ("text", "wrap")]
-        widest = max(shrinkable, key=lambda i: widths[i], default=None)
-        if widest is None or widths[widest] <= _NARROWEST:
+        texts = sorted((i for i in keep if cuttable(i)), key=lambda i: -widths[i])
+        if not texts or widths[texts[0]] <= _NARROWEST:
             break
-        widths[widest] = max(_NARROWEST, widths[widest] - (total() - width))
+        runner_up = max(widths[texts[1]] if len(texts) > 1 else 0, _NARROWEST)
+        cut = min(total() - width, max(widths[texts[0]] - runner_up, 1))
+        widths[texts[0]] -= cut
     return keep, widths
 
 

@@ -7,7 +7,7 @@ import signal
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import structlog
@@ -15,7 +15,17 @@ from litestar import Litestar, MediaType, Response, get
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.enums import ScopeType
 from litestar.openapi.config import OpenAPIConfig
+from litestar.types import (
+    HTTPScope,
+    LifeSpanReceive,
+    LifeSpanScope,
+    LifeSpanSend,
+    Receive,
+    Scope,
+    Send,
+)
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vidhook.receiver import __version__
@@ -23,6 +33,7 @@ from vidhook.receiver.admin import API_SECURITY, admin_router
 from vidhook.receiver.api_auth import TokenTable
 from vidhook.receiver.config import Settings, load_settings
 from vidhook.receiver.errors import ConfigError, StoreUnavailable
+from vidhook.receiver.hook_route import HookRoute
 from vidhook.receiver.hooks import receive_callback
 from vidhook.receiver.http_client import shared_client
 from vidhook.receiver.http_errors import error_response, exception_handlers
@@ -116,6 +127,28 @@ async def metrics(services: NamedDependency[Services]) -> Response[bytes]:
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
+class VidhookApp(Litestar):
+    """Litestar with the callback endpoint served before routing (see `hook_route`): the
+    busiest path skips the framework's request cycle; every other path goes through it."""
+
+    hook_route: HookRoute
+
+    async def __call__(
+        self,
+        scope: Scope | LifeSpanScope,
+        receive: Receive | LifeSpanReceive,
+        send: Send | LifeSpanSend,
+    ) -> None:
+        if scope["type"] == ScopeType.HTTP:
+            http = cast("HTTPScope", scope)
+            request = self.hook_route.claim(http)
+            if request is not None:
+                hooks = self.hook_route
+                await hooks.serve(http, cast("Receive", receive), cast("Send", send), request)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -155,7 +188,8 @@ def create_app(
             if http is None:
                 await services.http.aclose()
 
-    return Litestar(
+    hook_route = HookRoute(services)
+    app = VidhookApp(
         route_handlers=[receive_callback, healthz, readyz, metrics, *API_HANDLERS],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=exception_handlers,
@@ -168,6 +202,7 @@ def create_app(
                 "services": services,
                 "api_tokens": TokenTable(settings.api_tokens, settings.server.trusted_proxies),
                 MAX_JSON_DEPTH_KEY: settings.server.max_json_depth,
+                "hook_route": hook_route,
             }
         ),
         openapi_config=OpenAPIConfig(
@@ -176,6 +211,8 @@ def create_app(
         on_app_init=[_no_litestar_logging],
         debug=False,
     )
+    app.hook_route = hook_route
+    return app
 
 
 def _no_litestar_logging(config: AppConfig) -> AppConfig:

@@ -1,24 +1,27 @@
-"""The public callback endpoint: receive, verify, read, then hand to intake."""
+"""The public callback endpoint: receive, verify, read, then hand to intake.
+
+`HookRequest` is what a callback's checks need from its HTTP request. `hook_route` serves the
+endpoint straight from the ASGI scope; the Litestar handler here declares it for /schema and
+takes the few requests that route leaves to Litestar.
+"""
 
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request, post
-from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
-from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types import ASGIApp
 
 from vidhook.receiver.admin.schemas import ErrorBody
 from vidhook.receiver.config import SourceConfig
-from vidhook.receiver.errors import BadRequest, NotFound, PayloadTooLarge, RateLimited, VidhookError
+from vidhook.receiver.errors import BadRequest, NotFound, RateLimited, VidhookError
 from vidhook.receiver.event import TaskReport
-from vidhook.receiver.http_errors import error_response
 from vidhook.receiver.json_depth import refuse_deep_json
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source
@@ -26,10 +29,12 @@ from vidhook.receiver.store.records import RawRequest, Rejection
 from vidhook.receiver.stored_headers import stored_headers
 from vidhook.receiver.verify import InboundRequest, ProxyTrust
 
-__all__ = ["HookAnswer", "receive_callback"]
+if TYPE_CHECKING:
+    from vidhook.receiver.hook_route import HookRoute
+
+__all__ = ["HookAnswer", "HookRequest", "accept", "receive_callback", "refusal"]
 
 _HEAD_BYTES = 4096
-_JSON = (b"content-type", b"application/json")
 _REFUSALS = {
     400: "The body is not JSON, is empty, is not UTF-8 or nests too deep",
     401: "The callback is not verified: URL token, signature, timestamp or client address",
@@ -48,19 +53,40 @@ class HookAnswer(msgspec.Struct):
     duplicate: bool
 
 
-class _Stored:
-    """The 200 answer, sent straight to the server: Litestar's Response machinery costs more
-    than the rest of a callback's answer on the event loop."""
+class HookRequest:
+    """A callback's request as its checks see it: the source name and URL token from the path,
+    header names lower-cased with a repeated header's values joined by ", ", the peer address
+    and the raw query string."""
 
-    __slots__ = ("body",)
+    __slots__ = ("client_host", "headers", "name", "query_string", "token")
 
-    def __init__(self, body: bytes) -> None:
-        self.body = body
+    def __init__(
+        self,
+        name: str,
+        token: str | None,
+        headers: dict[str, str],
+        client_host: str,
+        query_string: bytes,
+    ) -> None:
+        self.name = name
+        self.token = token
+        self.headers = headers
+        self.client_host = client_host
+        self.query_string = query_string
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        length = (b"content-length", str(len(self.body)).encode())
-        await send({"type": "http.response.start", "status": 200, "headers": [_JSON, length]})
-        await send({"type": "http.response.body", "body": self.body, "more_body": False})
+    def declared_length(self) -> int | None:
+        """The Content-Length header as a number, or None when absent or not a number."""
+        declared = self.headers.get("content-length", "").strip()
+        return int(declared) if declared.isascii() and declared.isdigit() else None
+
+    def query_token(self) -> str | None:
+        """The first `token` query parameter, as Litestar's query_params.get reads it."""
+        if not self.query_string:
+            return None
+        for key, value in parse_qsl(self.query_string.decode("latin-1"), keep_blank_values=True):
+            if key == "token":
+                return value
+        return None
 
 
 @post(
@@ -80,45 +106,41 @@ class _Stored:
 async def receive_callback(
     request: Request[Any, Any, Any], source: FromPath[str], services: NamedDependency[Services]
 ) -> ASGIApp:
-    """Take one callback; answer only after the event and its deliveries are committed."""
+    """Take one callback; answer only after the event and its deliveries are committed.
+
+    `hook_route` serves this endpoint before Litestar routes anything; this handler gets only
+    what that route leaves to Litestar (a path with extra slashes, a root_path) and answers
+    through the same route, which reads the body itself."""
+    route: HookRoute = request.app.state["hook_route"]
     token: str | None = request.path_params.get("token")
-    body = b""
-    try:
-        body = await _read_body(request, services.settings.server.max_body_bytes)
-        return await _accept(request, services, source, token, body)
-    except VidhookError as exc:
-        return _refuse(request, services, source, body, exc)
+    return route.answer_for(route.hook_request(request.scope, source, token))
 
 
-def _refuse(
-    request: Request[Any, Any, Any], services: Services, name: str, body: bytes, exc: VidhookError
-) -> ASGIApp:
-    """The error answer, with the refused request kept in the bounded rejection log."""
+def refusal(request: HookRequest, services: Services, body: bytes, exc: VidhookError) -> Rejection:
+    """Count a refused request and make its entry for the bounded rejection log."""
+    name = request.name
     # Only configured names become metric labels: each unknown name would add a series forever.
     label = name if name in services.sources else "(unknown)"
     services.metrics.rejected.labels(label, exc.code).inc()
-    rejection = Rejection(
+    return Rejection(
         at=services.now_text(),
         source=name[:200],
         reason=exc.code,
         status=exc.status_code,
         message=exc.message[:1000],
-        client=_client_address(request, services, name),
+        client=_client_address(request, services),
         # A body refused for its declared size is never read; its size is the declared one.
-        size=len(body) or _declared_length(request) or 0,
+        size=len(body) or request.declared_length() or 0,
         head=body[:_HEAD_BYTES],
     )
-    keep = services.settings.server.rejected_log_size
-    task = BackgroundTask(services.record_rejection, rejection, keep)
-    return error_response(exc, background=task).to_asgi_response(None, request)
 
 
-def _client_address(request: Request[Any, Any, Any], services: Services, name: str) -> str:
+def _client_address(request: HookRequest, services: Services) -> str:
     """The refused client as the source would judge it: resolved through trusted proxies, so
     the rejection log names the sender and not the proxy in front."""
-    peer = request.client.host if request.client else ""
-    forwarded = _headers(request).get("x-forwarded-for")
-    source = services.sources.get(name)
+    peer = request.client_host
+    forwarded = request.headers.get("x-forwarded-for")
+    source = services.sources.get(request.name)
     if source is not None:
         return source.verifier.trust.client_address(peer, forwarded)
     return _server_trust(tuple(services.settings.server.trusted_proxies)).client_address(
@@ -131,50 +153,26 @@ def _server_trust(cidrs: tuple[str, ...]) -> ProxyTrust:
     return ProxyTrust(list(cidrs), "server.trusted_proxies")
 
 
-def _declared_length(request: Request[Any, Any, Any]) -> int | None:
-    declared = request.headers.get("content-length", "").strip()
-    return int(declared) if declared.isascii() and declared.isdigit() else None
-
-
-async def _read_body(request: Request[Any, Any, Any], limit: int) -> bytes:
-    declared = _declared_length(request)
-    if declared is not None and declared > limit:
-        raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
-    try:
-        body = await request.body()
-    except HTTPException as exc:
-        if exc.status_code == 413:
-            raise PayloadTooLarge(f"body is over the {limit}-byte limit") from None
-        # Litestar reports a client that goes away mid-body as a 500; it is the client's doing,
-        # and the rejection log should say so.
-        raise BadRequest(
-            f"the body could not be read: {exc.detail}", code="incomplete_body"
-        ) from None
-    if len(body) > limit:
-        raise PayloadTooLarge(f"body of {len(body)} bytes is over the {limit}-byte limit")
-    return body
-
-
-async def _accept(
-    request: Request[Any, Any, Any], services: Services, name: str, token: str | None, body: bytes
-) -> ASGIApp:
+async def accept(request: HookRequest, services: Services, body: bytes) -> bytes:
+    """Verify, read and commit one callback; return the encoded 200 answer once committed."""
+    name, token = request.name, request.token
     source = services.sources.get(name)
     if source is None:
         raise NotFound(f"no source named {name[:64]!r} is configured", code="unknown_source")
-    headers = _headers(request)
+    headers = request.headers
     inbound = InboundRequest(
         headers=headers,
         body=body,
-        client_host=request.client.host if request.client else "",
+        client_host=request.client_host,
         path_token=token,
-        query_token=request.query_params.get("token"),
+        query_token=request.query_token(),
     )
     now = services.clock()
     verified_by = source.verifier.verify(inbound, now)
     _take_turn(source, now)
     report = _read(source, body, services.settings.server.max_json_depth)
     raw = RawRequest(
-        method=request.method,
+        method="POST",
         path=f"/hooks/{name}/[redacted]" if token is not None else f"/hooks/{name}",
         client=source.verifier.client_address(inbound),
         headers=stored_headers(headers, _signature_headers(source.config)),
@@ -183,7 +181,7 @@ async def _accept(
     result = await services.intake.accept(
         source, report, raw, verified_by, hold=source.config.confirm
     )
-    return _Stored(services.encode(HookAnswer(result.event.id, result.duplicate)))
+    return services.encode(HookAnswer(result.event.id, result.duplicate))
 
 
 def _take_turn(source: Source, now: float) -> None:
@@ -223,12 +221,3 @@ def _read(source: Source, body: bytes, max_depth: int) -> TaskReport:
 def _signature_headers(config: SourceConfig) -> frozenset[str]:
     """The source's own HMAC header, which the secret-looking names may not cover."""
     return frozenset({config.hmac.header.lower()}) if config.hmac else frozenset()
-
-
-def _headers(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """Header names lower-cased; a repeated header's values joined by ", "."""
-    headers: dict[str, str] = {}
-    for raw_name, raw_value in request.scope["headers"]:
-        name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-        headers[name] = f"{headers[name]}, {value}" if name in headers else value
-    return headers

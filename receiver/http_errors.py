@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from vidhook.receiver.errors import RateLimited, VidhookError
 
-__all__ = ["error_response", "exception_handlers"]
+__all__ = ["error_body", "error_response", "exception_handlers"]
 
 _encode = msgspec.json.Encoder().encode
 
@@ -46,6 +46,11 @@ def _response(
         background=background,
         headers=headers,
     )
+
+
+def error_body(exc: VidhookError) -> tuple[int, bytes]:
+    """The status and JSON body of the answer to a vidhook error, for a raw ASGI answer."""
+    return exc.status_code, _encode({"error": {"code": exc.code, "message": exc.message}})
 
 
 def error_response(exc: VidhookError, background: BackgroundTask | None = None) -> Response[bytes]:

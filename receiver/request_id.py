@@ -10,9 +10,14 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from vidhook.receiver.event import new_id
 
-__all__ = ["RequestIdMiddleware"]
+__all__ = ["RequestIdMiddleware", "request_id_for"]
 
 _VALID = re.compile(rb"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id_for(given: bytes) -> bytes:
+    """The client's `X-Request-ID` when it is sane, else a new id."""
+    return given if _VALID.fullmatch(given) else new_id().encode()
 
 
 class RequestIdMiddleware:
@@ -26,7 +31,7 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         given = dict(scope["headers"]).get(b"x-request-id", b"")
-        request_id = given if _VALID.fullmatch(given) else new_id().encode()
+        request_id = request_id_for(given)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import time
@@ -23,6 +24,7 @@ __all__ = [
     "is_terminal",
     "new_id",
     "rfc3339",
+    "rfc3339_at",
     "task_id_problem",
     "to_rfc3339",
 ]
@@ -128,6 +130,34 @@ def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+# The last whole second `rfc3339_at` formatted, and its text up to the seconds: a busy
+# receiver stamps many callbacks within one second, and datetime's formatting is most of
+# the cost of a stamp.
+_second: int | None = None
+_second_text = ""
+
+
+def rfc3339_at(seconds: float) -> str:
+    """Format a Unix time as RFC 3339 UTC with millisecond precision, as `rfc3339` does."""
+    global _second, _second_text
+    # Rounded to the microsecond as datetime.fromtimestamp rounds: the fraction alone.
+    fraction, whole_float = math.modf(seconds)
+    whole, micro = int(whole_float), round(fraction * 1_000_000)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    elif micro < 0:
+        whole, micro = whole - 1, micro + 1_000_000
+    if whole != _second:
+        _second_text = rfc3339(datetime.fromtimestamp(whole, UTC))[:19]
+        _second = whole
+    return f"{_second_text}.{micro // 1000:03d}Z"
+
+
+# RFC 3339 UTC text as `rfc3339` writes it, or with whole seconds or other fraction digits:
+# once datetime has accepted it, its own characters are the answer.
+_UTC_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.([0-9]{1,6}))?Z")
+
+
 def to_rfc3339(value: object) -> str | None:
     """Read a provider timestamp (ISO 8601 string or unix seconds/ms) as RFC 3339 UTC.
 
@@ -136,6 +166,9 @@ def to_rfc3339(value: object) -> str | None:
     field must not cost the user an event.
     """
     try:
+        if isinstance(value, str) and (utc := _UTC_TEXT.fullmatch(value)):
+            datetime.fromisoformat(value)  # a real date and time, or ValueError
+            return f"{value[:19]}.{((utc[1] or '') + '000')[:3]}Z"
         moment = _moment(value)
         return None if moment is None else rfc3339(moment)
     except (ValueError, OverflowError, OSError):

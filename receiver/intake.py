@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import structlog
 
-from vidhook.receiver.event import TaskReport, rfc3339
+from vidhook.receiver.event import TaskReport, rfc3339_at
 from vidhook.receiver.identifiers import check_task_id
 from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.normalise import normalise
@@ -47,7 +46,7 @@ class Intake:
             report,
             source=source.name,
             provider=source.config.provider,
-            received_at=rfc3339(datetime.fromtimestamp(self.clock(), UTC)),
+            received_at=rfc3339_at(self.clock()),
             verified_by=verified_by,
             labels=source.config.labels,
         )

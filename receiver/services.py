@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -14,7 +13,7 @@ import structlog
 
 from vidhook.receiver.config import Settings
 from vidhook.receiver.errors import ConfigError
-from vidhook.receiver.event import Event, rfc3339
+from vidhook.receiver.event import Event, rfc3339_at
 from vidhook.receiver.intake import Intake
 from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.sources import Source
@@ -57,7 +56,7 @@ class Services:
 
     def now_text(self) -> str:
         """The clock's time as RFC 3339 UTC."""
-        return rfc3339(datetime.fromtimestamp(self.clock(), UTC))
+        return rfc3339_at(self.clock())
 
     def encode(self, value: Any) -> bytes:
         """JSON-encode a value."""

@@ -50,7 +50,7 @@ from vidhook.routes.sinks import build_sinks
 from vidhook.routes.sinks.base import SinkContext
 from vidhook.routes.worker import OutboxWorker
 
-__all__ = ["build_services", "create_app"]
+__all__ = ["PUBLIC_HANDLERS", "VidhookApp", "build_services", "create_app", "create_public_app"]
 
 # Routers and handlers beyond the callback endpoint and health: one entry per API module.
 API_HANDLERS: list[Any] = [admin_router, *TASK_HANDLERS]
@@ -149,6 +149,10 @@ class VidhookApp(Litestar):
         await super().__call__(scope, receive, send)
 
 
+# What the public listener serves when the private surfaces have their own listener.
+PUBLIC_HANDLERS: list[Any] = [receive_callback, healthz, readyz]
+
+
 def create_app(
     settings: Settings,
     *,
@@ -159,7 +163,7 @@ def create_app(
     run_workers: bool = True,
     handle_sighup: bool = False,
     services: Services | None = None,
-) -> Litestar:
+) -> VidhookApp:
     """Build the Litestar app for one vidhook instance."""
     services = services or build_services(
         settings, store=store, http=http, clock=clock, config_path=config_path
@@ -190,7 +194,7 @@ def create_app(
 
     hook_route = HookRoute(services)
     app = VidhookApp(
-        route_handlers=[receive_callback, healthz, readyz, metrics, *API_HANDLERS],
+        route_handlers=[*PUBLIC_HANDLERS, metrics, *API_HANDLERS],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
@@ -213,6 +217,29 @@ def create_app(
     )
     app.hook_route = hook_route
     return app
+
+
+def create_public_app(app: VidhookApp) -> VidhookApp:
+    """The app of the public listener when `server.internal_port` is set: only
+    `PUBLIC_HANDLERS`, over the same services as `app`, whose lifespan runs them.
+
+    Everything else is absent here rather than refused by path, so no spelling of a private
+    path (`/metrics/`, `/metrics%2F`, `//admin`) reaches it through the public port.
+    """
+    services: Services = app.state["services"]
+    public = VidhookApp(
+        route_handlers=PUBLIC_HANDLERS,
+        dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        exception_handlers=exception_handlers,
+        middleware=[RequestIdMiddleware],
+        request_max_body_size=services.settings.server.max_body_bytes,
+        state=State({"services": services, "api_tokens": app.state["api_tokens"]}),
+        openapi_config=None,
+        on_app_init=[_no_litestar_logging],
+        debug=False,
+    )
+    public.hook_route = app.hook_route  # the same raw callback route, over the same services
+    return public
 
 
 def _no_litestar_logging(config: AppConfig) -> AppConfig:

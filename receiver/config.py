@@ -38,6 +38,7 @@ __all__ = [
     "check_polled_sources",
     "expand_env",
     "load_settings",
+    "parse_duration",
     "parse_settings",
     "trusted_proxies_for",
 ]
@@ -59,6 +60,41 @@ class ServerConfig(_Config):
     # Proxies whose X-Forwarded-For is believed, for every source that names none of its own:
     # pin the proxy's own address (a /32), not the network it sits on.
     trusted_proxies: list[str] = []
+    internal_host: str = "127.0.0.1"
+    internal_port: int | None = None  # set: admin, metrics, schema and submit only listen here
+    max_header_bytes: int = 65_536  # request line and headers; more is answered 431
+    header_timeout: float | str = 10.0  # from a request's first byte to its last header
+    body_timeout: float | str = 30.0  # from a request's last header to its last body byte
+    keepalive_timeout: float | str = 5.0  # an idle connection between requests
+    max_connections: int = 900  # per listener; past it a new connection is answered 503
+
+    def __post_init__(self) -> None:
+        for key in ("header_timeout", "body_timeout", "keepalive_timeout"):
+            setattr(self, key, parse_duration(key, getattr(self, key)))
+        for key in ("max_header_bytes", "max_connections"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key}: must be above 0")
+
+    def seconds(self, key: Literal["header_timeout", "body_timeout", "keepalive_timeout"]) -> float:
+        """A duration key in seconds (`__post_init__` has turned strings such as "30s" into
+        numbers)."""
+        return float(getattr(self, key))
+
+
+_DURATION = re.compile(r"\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h)?\s*")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration(key: str, value: float | str) -> float:
+    """A duration in seconds from a number of seconds or a string such as "30s", "500ms", "2m"."""
+    if isinstance(value, str):
+        match = _DURATION.fullmatch(value)
+        if match is None:
+            raise ValueError(f"{key}: {value!r} is not a duration; write seconds (30) or 30s, 2m")
+        value = float(match["number"]) * _UNIT_SECONDS[match["unit"] or "s"]
+    if value <= 0:
+        raise ValueError(f"{key}: must be above 0")
+    return float(value)
 
 
 class StoreConfig(_Config):

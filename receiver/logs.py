@@ -9,7 +9,7 @@ from typing import Any
 
 import structlog
 
-__all__ = ["SECRET_KEYS", "configure_logging"]
+__all__ = ["SECRET_KEYS", "StructlogHandler", "configure_logging"]
 
 # Log keys whose values are never printed (stored headers: `stored_headers`).
 SECRET_KEYS = frozenset(
@@ -50,3 +50,24 @@ def configure_logging(level: str = "info", fmt: str = "auto") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    root = logging.getLogger()
+    root.handlers = [StructlogHandler()]
+    root.setLevel(logging.getLevelNamesMapping()[level.upper()])
+    # uvicorn's start and stop lines repeat vidhook's own; its warnings and errors stay.
+    logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
+
+
+class StructlogHandler(logging.Handler):
+    """Passes the standard library's log records (uvicorn, asyncio, libraries) to structlog,
+    so every line of the process has the configured format."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        logger = structlog.get_logger(record.name)
+        if record.exc_info:
+            logger.log(record.levelno, message, exc_info=record.exc_info)
+        else:
+            logger.log(record.levelno, message)

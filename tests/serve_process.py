@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -24,7 +25,13 @@ class ServeProcess:
     (JSON lines), appended across restarts."""
 
     def __init__(
-        self, config: Path, log: Path, *, host: str = "127.0.0.1", env: dict[str, str] | None = None
+        self,
+        config: Path,
+        log: Path,
+        *,
+        host: str = "127.0.0.1",
+        env: dict[str, str] | None = None,
+        open_files: int | None = None,
     ) -> None:
         self.config = config
         self.log = log
@@ -32,6 +39,7 @@ class ServeProcess:
         self.port = free_port(host)
         self.url = f"http://{host}:{self.port}"
         self.env = env or {}
+        self.open_files = open_files  # the process's RLIMIT_NOFILE, when set
         self.process: subprocess.Popen[bytes] | None = None
 
     async def start(self) -> None:
@@ -40,8 +48,9 @@ class ServeProcess:
         command = [*VIDHOOK, "serve", "--config", str(self.config), "--host", self.host]
         with self.log.open("ab") as out:
             self.process = subprocess.Popen(
-                [*command, "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT, env=env
-            )
+                [*command, "--port", str(self.port)], stdout=out, stderr=subprocess.STDOUT,
+                env=env, preexec_fn=self._limit_open_files,
+            )  # fmt: skip
         async with httpx.AsyncClient(base_url=self.url) as client:
 
             async def ready() -> bool:
@@ -53,6 +62,19 @@ class ServeProcess:
                     return False
 
             await eventually(ready, within=30, step=0.05)
+
+    def _limit_open_files(self) -> None:
+        if self.open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (self.open_files, self.open_files))
+
+    def peak_rss(self) -> int:
+        """The running process's resident-memory high-water mark, in bytes."""
+        assert self.process is not None
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+        raise AssertionError("no VmHWM in /proc/PID/status")
 
     def signal(self, number: signal.Signals) -> None:
         """Send a signal to the running process."""

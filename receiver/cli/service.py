@@ -9,7 +9,6 @@ import socket
 import tomllib
 
 import msgspec
-import uvicorn
 
 from vidhook.receiver.app import build_services, create_app
 from vidhook.receiver.cli.config_source import (
@@ -20,6 +19,7 @@ from vidhook.receiver.cli.config_source import (
 from vidhook.receiver.config import Settings, check_polled_sources, load_settings
 from vidhook.receiver.defaults import unsaved_default_settings
 from vidhook.receiver.errors import StoreUnavailable, Unreachable
+from vidhook.receiver.listeners import serve
 from vidhook.receiver.logs import configure_logging
 from vidhook.receiver.providers import PROVIDERS
 from vidhook.receiver.sources import callback_url
@@ -55,13 +55,7 @@ def run_serve(args: argparse.Namespace) -> int:
     tune_gc()
     if is_default:
         _print_default_banner(settings)
-    # proxy_headers=False: uvicorn would otherwise believe X-Forwarded-For from 127.0.0.1 and
-    # rewrite the peer address, bypassing each source's own `trusted_proxies`.
-    uvicorn.run(
-        app, host=server.host, port=server.port, log_config=None, access_log=False,
-        server_header=False, proxy_headers=False, lifespan="on", timeout_graceful_shutdown=15,
-    )  # fmt: skip
-    return 0
+    return serve(app, server)
 
 
 def require_free_port(host: str, port: int) -> None:

@@ -4,12 +4,14 @@ whatever spelling of their paths reaches the public one; hooks and health on bot
 from __future__ import annotations
 
 import asyncio
+import signal
+import socket
 from pathlib import Path
 
 import httpx
 import pytest
-from drive import HOOK_PATH, SOURCE_CONFIG, vibegen_callback
-from raw_http import exchange, parse_answer
+from drive import HOOK_PATH, SOURCE_CONFIG, eventually, vibegen_callback
+from raw_http import exchange, parse_answer, read_answer
 from serve_process import ServeProcess
 from sink_servers import free_port
 
@@ -100,3 +102,33 @@ async def test_start_and_stop_are_logged_with_both_addresses(
     assert listening[0]["public"] == f"127.0.0.1:{server.port}"
     assert listening[0]["internal"] == f"127.0.0.1:{internal}"
     assert stopped[0]["public"] == listening[0]["public"]
+
+
+async def test_sigterm_stops_accepting_and_lets_a_callback_in_flight_finish(
+    two_listeners: tuple[ServeProcess, int],
+) -> None:
+    server, _ = two_listeners
+    body = vibegen_callback("task-in-flight")
+    head = (
+        f"POST {HOOK_PATH} HTTP/1.1\r\nHost: vidhook\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", server.port)) as in_flight:
+        in_flight.sendall(head + body[:10])
+        server.signal(signal.SIGTERM)
+
+        async def refuses_new_connections() -> bool:
+            try:
+                socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
+            except OSError:
+                return True
+            return False
+
+        await eventually(refuses_new_connections, within=10)
+        in_flight.sendall(body[10:])
+        answer = parse_answer(await asyncio.to_thread(read_answer, in_flight))
+    assert answer.status == 200
+    assert answer.body["duplicate"] is False
+    assert server.process is not None
+    assert await asyncio.to_thread(server.process.wait, 20) == 0
+    assert [r for r in server.log_records() if r["event"] == "vidhook stopped"]

@@ -19,6 +19,8 @@ import uvicorn
 from litestar import Litestar, post
 
 from vidhook.receiver.cli.service import tune_gc
+from vidhook.receiver.config import ServerConfig
+from vidhook.receiver.edge_protocol import EdgeConfig, EdgeLimits
 
 PATHS = ["/hooks/{source:str}", "/hooks/{source:str}/{token:str}"]
 
@@ -64,11 +66,13 @@ def main() -> None:
     app = Litestar(route_handlers=[bare_hook], debug=False) if args.kind == "bare" else None
     app = app or naive_app(args.db)
     tune_gc()  # the same collector settings as `vidhook serve`, so they help all alike
-    # The same server settings as `vidhook serve`.
-    uvicorn.run(
-        app, host="127.0.0.1", port=args.port, log_config=None, access_log=False,
-        server_header=False, proxy_headers=False, lifespan="on", timeout_graceful_shutdown=15,
+    # The same server as `vidhook serve`: uvicorn with vidhook's connection limits.
+    config = EdgeConfig(
+        app, EdgeLimits.from_config(ServerConfig()), host="127.0.0.1", port=args.port,
+        log_config=None, access_log=False, server_header=False, proxy_headers=False,
+        lifespan="on", timeout_graceful_shutdown=15,
     )  # fmt: skip
+    uvicorn.Server(config).run()
 
 
 if __name__ == "__main__":

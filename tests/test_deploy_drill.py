@@ -70,19 +70,25 @@ class Edge:
     db: str
     receiver: RecordingReceiver
     replicas: list[ServeProcess]
+    internal: list[str]  # each replica's internal listener (admin API, metrics)
     proxy: EdgeProxy
     url: str
 
 
-def _replica_config(tmp_path: Path) -> Path:
-    """The shipped replica config; deliveries a killed replica held are resent after 3 + 5 s
-    instead of 15 + 30, to keep the drill short."""
+def _replica_config(tmp_path: Path, n: int, host: str, internal_port: int) -> Path:
+    """The shipped replica config with its internal listener on the replica's own loopback
+    address (in a container, every interface); deliveries a killed replica held are resent
+    after 3 + 5 s instead of 15 + 30, to keep the drill short."""
     text = (DEPLOY / "vidhook.postgres.toml").read_text()
-    text = text.replace("timeout = 15\n", "timeout = 3\n").replace(
-        "lease_margin = 30", "lease_margin = 5"
-    )
-    assert "lease_margin = 5" in text and "timeout = 3\n" in text
-    config = tmp_path / "vidhook.toml"
+    for old, new in (
+        ("timeout = 15\n", "timeout = 3\n"),
+        ("lease_margin = 30", "lease_margin = 5"),
+        ('internal_host = "0.0.0.0"', f'internal_host = "{host}"'),
+        ("internal_port = 8091", f"internal_port = {internal_port}"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    config = tmp_path / f"vidhook-{n}.toml"
     config.write_text(text + ALLOWLISTED)
     return config
 
@@ -116,10 +122,13 @@ async def edge(tmp_path):
                 "APP_WEBHOOK_URL": f"http://127.0.0.1:{port}/video-events",
                 "APP_WHSEC": "whsec_MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIz",
             }
-            config = _replica_config(tmp_path)
+            internal = []
             for n, host in ((1, "127.0.0.2"), (2, "127.0.0.3")):
+                internal_port = free_port(host)
+                config = _replica_config(tmp_path, n, host, internal_port)
                 log = tmp_path / f"vidhook-{n}.log"
                 replicas.append(ServeProcess(config, log, host=host, env=env))
+                internal.append(f"http://{host}:{internal_port}")
             await asyncio.gather(*(replica.start() for replica in replicas))
             public = f"127.0.0.1:{free_port()}"
             socket = tmp_path / "haproxy.sock"
@@ -138,7 +147,7 @@ async def edge(tmp_path):
                     return False
 
             await eventually(both_up, within=20, step=0.1)
-            yield Edge(db, receiver, replicas, proxy, f"http://{public}")
+            yield Edge(db, receiver, replicas, internal, proxy, f"http://{public}")
     finally:
         if proxy is not None:
             proxy.stop()
@@ -235,7 +244,7 @@ async def test_callbacks_survive_a_replica_killed_under_load(edge: Edge):
                 extra = Outcome(f"drill-after-{n}", time.monotonic())
                 await _provider_send(client, edge.url, extra)
                 assert extra.attempts == [200], extra
-        received_by_victim = await _received(victim)
+        received_by_victim = await _received(edge.internal[1])
         assert received_by_victim > 0, "the restarted replica took no callback through the proxy"
 
         unanswered = [o for o in outcomes if not o.answered]
@@ -285,9 +294,9 @@ async def _restart(replica: ServeProcess, after: float) -> float:
     return started
 
 
-async def _received(replica: ServeProcess) -> int:
-    """Callbacks the replica has stored since it started, from its own metrics."""
-    async with httpx.AsyncClient(base_url=replica.url) as client:
+async def _received(internal_url: str) -> int:
+    """Callbacks a replica has stored since it started, from its own metrics."""
+    async with httpx.AsyncClient(base_url=internal_url) as client:
         text = (await client.get("/metrics")).text
     return int(
         sum(
@@ -327,9 +336,12 @@ async def test_the_proxy_publishes_only_hooks_media_and_healthz_and_trust_holds(
     for path in PRIVATE:
         status, body = await _raw_get(edge.url, path, token)
         assert (status, b"not served on the public address" in body) == (404, True), path
-    direct = edge.replicas[0].url
-    assert (await _raw_get(direct, "/metrics"))[0] == 200  # served, but off the public address
-    assert (await _raw_get(direct, "/admin/events", token))[0] == 200
+    direct, internal = edge.replicas[0].url, edge.internal[0]
+    # The replica's public port does not have them either; its internal listener does.
+    for path in ("/metrics", "/metrics/", "/admin/events", "/schema"):
+        assert (await _raw_get(direct, path, token))[0] == 404, path
+    assert (await _raw_get(internal, "/metrics"))[0] == 200
+    assert (await _raw_get(internal, "/admin/events", token))[0] == 200
     assert (await _raw_get(edge.url, "/healthz")) == (200, b'{"status":"ok"}')
     async with httpx.AsyncClient(base_url=edge.url) as client:
         answer = await client.post(
@@ -343,7 +355,7 @@ async def test_the_proxy_publishes_only_hooks_media_and_healthz_and_trust_holds(
     assert await _post_from(STRANGER, edge.url, body) == 401
     # Straight to a replica, a forged X-Forwarded-For is not believed: the peer is no proxy.
     assert await _post_from(STRANGER, direct, body, forged=ALLOWED_CLIENT) == 401
-    async with httpx.AsyncClient(base_url=direct) as client:
+    async with httpx.AsyncClient(base_url=internal) as client:
         rows = (
             await client.get("/admin/rejected", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
         ).json()

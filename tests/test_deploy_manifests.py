@@ -7,6 +7,7 @@ that stop a pod only after it has left the rotation."""
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,11 @@ def _compose() -> dict[str, Any]:
 def _interpolate(value: str, env: dict[str, str]) -> str:
     """Compose's `${NAME}` and `${NAME:?message}` substitution."""
     return re.sub(r"\$\{([A-Z_]+)(?::\?[^}]*)?\}", lambda m: env[m.group(1)], value)
+
+
+def _any_env(text: str) -> dict[str, str]:
+    names = re.findall(r"\$\{([A-Z_]+)\}", text)
+    return {name: f"{name.lower()}-value-0123456789" for name in names}
 
 
 def _k8s(name: str) -> list[dict[str, Any]]:
@@ -70,8 +76,12 @@ def test_only_the_proxy_is_public_and_replicas_publish_on_loopback_only():
     services = _compose()["services"]
     assert services["haproxy"]["ports"] == ["443:443"]
     assert "ports" not in services["postgres"]
+    env = _replica_env(services["vidhook-1"]["environment"], "pw")
+    server = parse_settings((DEPLOY / "vidhook.postgres.toml").read_text(), env=env).server
+    assert server.internal_port is not None and server.internal_port != server.port
     for name in REPLICAS:
-        assert all(port.startswith("127.0.0.1:") for port in services[name]["ports"]), name
+        (published,) = services[name]["ports"]  # the internal listener, on the host's loopback
+        assert re.fullmatch(rf"127\.0\.0\.1:\d+:{server.internal_port}", published), name
     assert "store" not in services["haproxy"]["networks"]  # the proxy cannot reach the database
 
 
@@ -127,6 +137,10 @@ def test_kubernetes_rollouts_are_gated_by_readiness_and_drain_before_stopping():
     (container,) = pod["containers"]
     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    text = (DEPLOY / "k8s" / "configmap.yaml").read_text().split("vidhook.toml: |\n", 1)[1]
+    server = parse_settings(textwrap.dedent(text), env=_any_env(text)).server
+    assert ports == {"http": server.port, "internal": server.internal_port}
     sleep = container["lifecycle"]["preStop"]["exec"]["command"]
     assert sleep[0] == "sleep"
     # The preStop sleep, then uvicorn's 15 s for in-flight work, within the grace period.

@@ -22,6 +22,7 @@ from vidhook.receiver.config import RuleConfig, Settings
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import Event
 from vidhook.receiver.identifiers import MAX_RULE_NAME
+from vidhook.receiver.suggestions import did_you_mean
 from vidhook.routes.filter import Filter, compile_filter
 
 __all__ = [
@@ -108,7 +109,8 @@ def build_rule(config: RuleConfig, *, origin: str, known_sinks: Iterable[str]) -
     for sink in config.sinks:
         if sink not in known:
             listed = ", ".join(sorted(known)) or "none configured"
-            raise ConfigError(f'{where}: sinks: unknown sink "{sink}" (known: {listed})')
+            close = did_you_mean(sink, known)
+            raise ConfigError(f'{where}: sinks: unknown sink "{sink}"{close} (known: {listed})')
     if not config.sinks and not config.stop:
         raise ConfigError(f"{where}: sinks: empty; a rule without sinks needs stop = true")
     try:

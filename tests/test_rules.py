@@ -183,7 +183,8 @@ def test_no_rules_dir_means_main_config_only() -> None:
 TEAM = "rules.d/team.toml"
 LOAD_ERRORS = [
     ('[[rules]]\nname = "failures"\nsinks = ["slak"]',
-     f'{TEAM}: rule "failures": sinks: unknown sink "slak" (known: app, ops-slack)'),
+     f'{TEAM}: rule "failures": sinks: unknown sink "slak"; did you mean \'ops-slack\'?'
+     " (known: app, ops-slack)"),
     ('[[rules]]\nname = "x"\nwhen = { "labels.team" = { "$equals" = "ops" } }\nsinks = ["app"]',
      f'{TEAM}: rule "x": when.labels.team: unknown operator $equals'),
     ('[[rules]]\nname = "x"\nwhen = { model = { "$regex" = "([" } }\nsinks = ["app"]',

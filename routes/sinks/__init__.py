@@ -14,6 +14,7 @@ from typing import Any
 import msgspec
 
 from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.suggestions import did_you_mean
 from vidhook.routes.sinks.base import Sink, SinkContext, SinkType
 from vidhook.routes.sinks.email import EmailConfig, EmailSink
 from vidhook.routes.sinks.file import FileConfig, FileSink
@@ -81,7 +82,10 @@ def _build_one(
     entry = known.get(kind) if isinstance(kind, str) else None
     if entry is None:
         choices = ", ".join(sorted(known))
-        raise ConfigError(f"{where}.type: unknown sink type {kind!r}; known types: {choices}")
+        close = did_you_mean(str(kind), known)
+        raise ConfigError(
+            f"{where}.type: unknown sink type {kind!r}{close}; known types: {choices}"
+        )
     try:
         config = msgspec.convert(dict(raw), entry.config)
     except msgspec.ValidationError as exc:

@@ -79,8 +79,9 @@ def _check_limit(limit: int) -> None:
         raise BadRequest(f"--limit must be between 1 and 10000, not {limit}")
 
 
-def _print_next(cursor: str | None, as_json: bool) -> None:
-    if cursor and not as_json:
+def _print_next(cursor: str | None) -> None:
+    """The next page's cursor, on stderr so that stdout holds only rows (or JSON lines)."""
+    if cursor:
         print(f"more: add --cursor {cursor}", file=sys.stderr)
 
 
@@ -97,7 +98,7 @@ def run_events(args: argparse.Namespace) -> int:
         emit_json(page.items)
     else:
         print_table("events", EVENT_COLUMNS, event_rows(page.items), empty="no events match")
-    _print_next(page.next_cursor, args.json)
+    _print_next(page.next_cursor)
     return 0
 
 
@@ -145,7 +146,7 @@ def run_deliveries(args: argparse.Namespace) -> int:
     else:
         rows = delivery_rows(page.items)
         print_table("deliveries", DELIVERY_COLUMNS, rows, empty="no deliveries match")
-    _print_next(page.next_cursor, args.json)
+    _print_next(page.next_cursor)
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import pytest
 
 from tests.conftest import fixture_bytes, start_vidhook
@@ -136,6 +137,27 @@ async def test_bad_query_values_name_the_query_parameter_sent(vidhook):
         assert "event_type" not in message and "delivery_state" not in message, message
 
 
+async def test_an_event_is_found_by_a_unique_id_prefix_and_an_ambiguous_one_is_listed(vidhook):
+    store = vidhook.services.store
+    ids = ["01900000-0000-7000-8000-000000000001", "01900000-0000-7000-8000-000000000002"]
+    for number, event_id in enumerate(ids):
+        event = msgspec.structs.replace(make_event(number), id=event_id)
+        await store.ingest(event, RAW, vidhook.services.route)
+    one = await vidhook.client.get(
+        "/admin/events/01900000-0000-7000-8000-0000000000", headers=bearer()
+    )
+    status, code, message = error_of(one)
+    assert (status, code) == (400, "ambiguous_id") and all(i in message for i in ids)
+    found = await vidhook.client.get(
+        "/admin/events/01900000000070008000000000000002", headers=bearer()
+    )
+    assert found.json()["event"]["id"] == ids[1]
+    replayed = await vidhook.client.post(f"/admin/events/{ids[0][:-1]}1/replay", headers=bearer())
+    assert replayed.status_code == 200 and replayed.json()["event_id"] == ids[0]
+    missing = await vidhook.client.get("/admin/events/0190ffff", headers=bearer())
+    assert error_of(missing)[:2] == (404, "unknown_event")
+
+
 async def test_show_event_with_raw_request_and_history(vidhook):
     body = fixture_bytes("vibegen", "callback_failed")
     hook = f"/hooks/vibegen/{HOOK}"
@@ -169,7 +191,7 @@ async def test_deliveries_by_state_and_retry(vidhook):
     by_sink = await vidhook.client.get("/admin/deliveries?sink=out", headers=bearer())
     assert [d["sink"] for d in by_sink.json()["items"]] == ["out"]
 
-    retried = await vidhook.client.post(f"/admin/deliveries/{dead}/retry", headers=bearer())
+    retried = await vidhook.client.post(f"/admin/deliveries/{dead[:-3]}/retry", headers=bearer())
     assert retried.status_code == 200
     assert retried.json()["state"] == "pending" and retried.json()["id"] == dead
     assert error_of(await vidhook.client.post("/admin/deliveries/x/retry", headers=bearer()))[

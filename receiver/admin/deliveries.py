@@ -9,6 +9,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from vidhook.receiver.admin.schemas import DeliveryPage, errors
+from vidhook.receiver.id_prefix import resolve_delivery_id
 from vidhook.receiver.retry import retry_delivery
 from vidhook.receiver.services import Services
 from vidhook.receiver.store.records import DeliveryRow, DeliveryState
@@ -49,5 +50,6 @@ class DeliveriesController(Controller):
         self, delivery_id: FromPath[str], services: NamedDependency[Services]
     ) -> DeliveryRow:
         """Make a dead (or waiting) delivery due now, keeping its webhook id; delivered, held
-        and in-flight deliveries are refused. Scope: admin."""
+        and in-flight deliveries are refused. The id may be a unique prefix. Scope: admin."""
+        delivery_id = await resolve_delivery_id(services.store, delivery_id)
         return await retry_delivery(services.store, services.sinks, services.clock, delivery_id)

@@ -140,8 +140,10 @@ class EventsController(Controller):
         data: JSONBody[ReplayEventRequest | None] = None,
     ) -> ReplayedEvent:
         """New deliveries of the event, marked replay, with new webhook ids: to `sinks`, or
-        through the current rules when no sinks are named. Scope: admin."""
+        through the current rules when no sinks are named. The id may be a unique prefix.
+        Scope: admin."""
         sinks = data.sinks if data else None
+        event_id = await resolve_event_id(services.store, event_id)
         made = await replayer(services).replay_event(event_id, sinks)
         return ReplayedEvent(event_id=event_id, deliveries=made)
 

@@ -10,8 +10,8 @@ import pytest
 
 from tests.stored_events import CONFIG, HOOK, RAW, kill_delivery, make_event
 from vidhook.receiver.cli import main
+from vidhook.receiver.store import open_store
 from vidhook.receiver.store.records import Rejection
-from vidhook.receiver.store.sqlite import SqliteStore
 
 
 class Workspace:
@@ -25,7 +25,7 @@ class Workspace:
 
     def seed(self, work):
         async def run():
-            store = SqliteStore(f"sqlite:///{self.db}")
+            store = open_store(f"sqlite:///{self.db}")
             await store.open()
             try:
                 return await work(store)

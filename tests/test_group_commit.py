@@ -1,13 +1,13 @@
-"""The group-commit writer: synchronous and async operations, batched, isolated on failure."""
+"""The group-commit writer: operations batched into one commit, isolated on failure."""
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import aiosqlite
 import pytest
 
 from vidhook.receiver.store.group_commit import GroupCommitWriter
@@ -17,17 +17,19 @@ from vidhook.receiver.store.group_commit import GroupCommitWriter
 async def writer(tmp_path: Path) -> AsyncIterator[tuple[GroupCommitWriter, Path, list[int]]]:
     """A started writer over a real SQLite file with one table, and its commit counter."""
     path = tmp_path / "writer.db"
-    conn = await aiosqlite.connect(path, isolation_level=None)
-    await conn.execute("PRAGMA journal_mode=WAL")
-    await conn.execute("PRAGMA synchronous=FULL")
-    await conn.execute("CREATE TABLE rows (name TEXT PRIMARY KEY)")
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("CREATE TABLE rows (name TEXT PRIMARY KEY)")
     commits: list[int] = []
-    writer = GroupCommitWriter(conn)
+    thread = ThreadPoolExecutor(1)
+    writer = GroupCommitWriter(conn, thread)
     writer.after_commit.append(lambda: commits.append(1))
     writer.start()
     yield writer, path, commits
     await writer.stop()
-    await conn.close()
+    thread.submit(conn.close).result()
+    thread.shutdown()
 
 
 def insert(name: str):
@@ -46,7 +48,7 @@ def stored(path: Path) -> set[str]:
 async def test_concurrent_synchronous_operations_share_one_commit(writer):
     group, path, commits = writer
     names = [f"row-{i}" for i in range(10)]
-    results = await asyncio.gather(*(group.run_sync(insert(name)) for name in names))
+    results = await asyncio.gather(*(group.run(insert(name)) for name in names))
     assert results == names
     assert len(commits) == 1
     assert stored(path) == set(names)
@@ -54,7 +56,7 @@ async def test_concurrent_synchronous_operations_share_one_commit(writer):
 
 async def test_an_answer_means_the_row_is_committed(writer):
     group, path, _ = writer
-    await group.run_sync(insert("durable"))
+    await group.run(insert("durable"))
     assert "durable" in stored(path)  # read through a separate connection
 
 
@@ -66,29 +68,14 @@ async def test_a_failing_operation_does_not_fail_its_neighbours(writer):
         raise ValueError("this operation is wrong")
 
     outcomes = await asyncio.gather(
-        group.run_sync(insert("before")),
-        group.run_sync(broken),
-        group.run_sync(insert("after")),
+        group.run(insert("before")),
+        group.run(broken),
+        group.run(insert("after")),
         return_exceptions=True,
     )
     assert outcomes[0] == "before" and outcomes[2] == "after"
     assert isinstance(outcomes[1], ValueError)
     assert stored(path) == {"before", "after"}
-
-
-async def test_async_and_synchronous_operations_mix_in_one_batch(writer):
-    group, path, commits = writer
-
-    async def insert_async(conn: aiosqlite.Connection) -> str:
-        await conn.execute("INSERT INTO rows (name) VALUES ('async')")
-        return "async"
-
-    results = await asyncio.gather(
-        group.run_sync(insert("sync-1")), group.run(insert_async), group.run_sync(insert("sync-2"))
-    )
-    assert results == ["sync-1", "async", "sync-2"]
-    assert len(commits) == 1
-    assert stored(path) == {"sync-1", "async", "sync-2"}
 
 
 def synchronous_mode(record: list[int]):
@@ -103,10 +90,10 @@ def synchronous_mode(record: list[int]):
 async def test_a_batch_of_only_non_durable_operations_commits_without_a_disk_flush(writer):
     group, path, _ = writer
     modes: list[int] = []
-    await group.run_sync(insert("lease"), durable=False)
-    await group.run_sync(synchronous_mode(modes), durable=False)
-    await group.run_sync(synchronous_mode(modes))
-    await group.run_sync(synchronous_mode(modes), durable=False)
+    await group.run(insert("lease"), durable=False)
+    await group.run(synchronous_mode(modes), durable=False)
+    await group.run(synchronous_mode(modes))
+    await group.run(synchronous_mode(modes), durable=False)
     assert modes == [1, 2, 1]
     assert "lease" in stored(path)  # committed all the same
 
@@ -115,9 +102,9 @@ async def test_one_durable_operation_makes_its_whole_batch_flush(writer):
     group, path, commits = writer
     modes: list[int] = []
     await asyncio.gather(
-        group.run_sync(synchronous_mode(modes), durable=False),
-        group.run_sync(insert("callback")),
-        group.run_sync(synchronous_mode(modes), durable=False),
+        group.run(synchronous_mode(modes), durable=False),
+        group.run(insert("callback")),
+        group.run(synchronous_mode(modes), durable=False),
     )
     assert len(commits) == 1
     assert modes == [2, 2]

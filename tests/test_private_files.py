@@ -13,7 +13,7 @@ import pytest
 import structlog
 from sink_servers import make_delivery
 
-from vidhook.receiver.store.sqlite import SqliteStore
+from vidhook.receiver.store import open_store
 from vidhook.routes.sinks.base import SinkContext
 from vidhook.routes.sinks.file import FileConfig, FileSink
 
@@ -36,7 +36,7 @@ async def test_a_new_database_and_its_wal_and_shm_are_0600(tmp_path: Path, umask
     (tmp_path / "state").mkdir()
     (tmp_path / "state").chmod(0o755)
     path = tmp_path / "state" / "data" / "db" / "vidhook.db"
-    store = SqliteStore(f"sqlite:///{path}")
+    store = open_store(f"sqlite:///{path}")
     await store.open()
     try:
         await store.set_meta("k", "v")  # a commit, so the WAL holds a frame
@@ -55,7 +55,7 @@ async def test_an_existing_database_keeps_its_mode_and_a_readable_one_is_warned_
     path = tmp_path / "vidhook.db"
     path.touch()
     path.chmod(0o644)
-    store = SqliteStore(f"sqlite:///{path}")
+    store = open_store(f"sqlite:///{path}")
     with structlog.testing.capture_logs() as logs:
         await store.open()
     await store.close()

@@ -12,7 +12,7 @@ from tests.stored_events import RAW, kill_delivery, make_event
 from vidhook.receiver.app import build_services
 from vidhook.receiver.config import parse_settings
 from vidhook.receiver.retention import RetentionTask
-from vidhook.receiver.store.sqlite import SqliteStore
+from vidhook.receiver.store import open_store
 
 NOW = datetime(2025, 6, 1, tzinfo=UTC).timestamp()
 
@@ -23,7 +23,7 @@ def to_ops(event):
 
 @pytest.fixture
 async def store(tmp_path):
-    store = SqliteStore(f"sqlite:///{tmp_path / 'retention.db'}")
+    store = open_store(f"sqlite:///{tmp_path / 'retention.db'}")
     await store.open()
     yield store
     await store.close()

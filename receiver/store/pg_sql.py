@@ -6,11 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import msgspec
-
-from vidhook.receiver.store.sql import load_queries
-
-__all__ = ["PgQuery", "load_pg_queries", "pg_labels", "pg_value"]
+__all__ = ["PgQuery", "compile_query", "pg_value"]
 
 # `:name`, but not the second colon of a `::type` cast.
 _PARAM = re.compile(r"(?<![:\w]):([a-z_][a-z0-9_]*)")
@@ -38,12 +34,8 @@ def pg_value(value: object) -> object:
     return value
 
 
-def pg_labels(labels: Mapping[str, str]) -> str:
-    """Labels as jsonb text for filtering with `@>`, NUL replaced as in `pg_value`."""
-    return msgspec.json.encode({pg_value(k): pg_value(v) for k, v in labels.items()}).decode()
-
-
-def _compile(sql: str) -> PgQuery:
+def compile_query(sql: str) -> PgQuery:
+    """A query with `:name` parameters in asyncpg's positional form."""
     names: list[str] = []
 
     def position(match: re.Match[str]) -> str:
@@ -53,8 +45,3 @@ def _compile(sql: str) -> PgQuery:
         return f"${names.index(name) + 1}"
 
     return PgQuery(_PARAM.sub(position, sql), tuple(names))
-
-
-def load_pg_queries(filename: str) -> dict[str, PgQuery]:
-    """Read a `.sql` file of named blocks into compiled queries."""
-    return {name: _compile(sql) for name, sql in load_queries(filename).items()}

@@ -1,3 +1,12 @@
+-- PostgreSQL's statements, with the same names and column aliases as sqlite.sql.
+
+-- name: ping
+SELECT 1 AS ok
+
+-- name: readiness_probe
+-- A real commit: a read-only database (a standby, a full disk's emergency mode) fails it.
+INSERT INTO readiness (id, at) VALUES (1, :at) ON CONFLICT (id) DO UPDATE SET at = excluded.at
+
 -- name: advance_task
 -- Locks the task row (creating it if new) for the rest of the ingest transaction, so instances
 -- ingesting the same task take turns. Returns a row only when the status moves the task forward.
@@ -17,11 +26,11 @@ LEFT JOIN events e ON e.source = t.source AND e.task_id = t.task_id AND e.status
 WHERE t.source = :source AND t.task_id = :task_id
 
 -- name: insert_event
--- The event, its raw request and its deliveries in one statement; wakes every instance's worker
--- at commit when it added pending deliveries.
+-- The event, its raw request and its deliveries in one statement.
 WITH ev AS (
     INSERT INTO events (id, source, provider, task_id, type, status, model, received_at, stale, held, labels, body)
-    VALUES (:id, :source, :provider, :task_id, :type, :status, :model, :received_at, :stale, :held, :labels, :body)
+    VALUES (:id, :source, :provider, :task_id, :type, :status, :model, :received_at, :stale, :held,
+        replace(:labels, '\u0000', '\ufffd')::jsonb, :body)
     ON CONFLICT (source, task_id, status) DO NOTHING
     RETURNING id
 ), raw AS (
@@ -30,27 +39,17 @@ WITH ev AS (
 ), dl AS (
     INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
     SELECT d.id, ev.id, d.sink, d.rule, :state, false, d.webhook_id, 0, :now, :now
-    FROM ev, unnest(:ids::text[], :sinks::text[], :rules::text[], :webhook_ids::text[])
-        AS d (id, sink, rule, webhook_id)
-), woke AS (
-    SELECT pg_notify(:channel, :origin) FROM ev WHERE :notify
+    FROM ev, jsonb_to_recordset(:deliveries::jsonb) AS d (id text, sink text, rule text, webhook_id text)
 )
-SELECT (SELECT id FROM ev) AS id, (SELECT count(*) FROM woke) AS woke
+SELECT id FROM ev
 
 -- name: event_by_key
 SELECT body, stale FROM events WHERE source = :source AND task_id = :task_id AND status = :status
 
 -- name: add_deliveries
-WITH dl AS (
-    INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
-    SELECT d.id, d.event_id, d.sink, d.rule, 'pending', :replay, d.webhook_id, :due, :now, :now
-    FROM unnest(:ids::text[], :event_ids::text[], :sinks::text[], :rules::text[], :webhook_ids::text[])
-        AS d (id, event_id, sink, rule, webhook_id)
-    RETURNING 1
-), woke AS (
-    SELECT pg_notify(:channel, :origin) WHERE EXISTS (SELECT 1 FROM dl)
-)
-SELECT (SELECT count(*) FROM dl) AS added, (SELECT count(*) FROM woke) AS woke
+INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
+SELECT d.id, d.event_id, d.sink, d.rule, 'pending', :replay, d.webhook_id, :due, :now, :now
+FROM jsonb_to_recordset(:deliveries::jsonb) AS d (id text, event_id text, sink text, rule text, webhook_id text)
 
 -- name: record_rejection
 WITH ins AS (
@@ -81,7 +80,8 @@ WITH claimed AS (
     WHERE d.id = due.id
     RETURNING d.id, d.event_id, d.sink, d.webhook_id, d.attempts, d.replay, d.next_at
 )
-SELECT c.id, c.event_id, c.sink, c.webhook_id, c.attempts, c.replay, e.body AS event, r.body AS raw_body
+SELECT c.id, c.event_id, c.sink, c.webhook_id, c.attempts, c.replay, c.next_at,
+       e.body AS event, r.body AS raw_body
 FROM claimed c JOIN events e ON e.id = c.event_id
 LEFT JOIN raw_requests r ON r.event_id = c.event_id
 ORDER BY c.next_at
@@ -98,30 +98,25 @@ UPDATE deliveries SET
 WHERE id = :delivery_id
 
 -- name: release_leases
--- Tells the other instances at once, so they take over a stopping instance's work.
-WITH freed AS (
-    UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = :owner
-    RETURNING 1
-)
-SELECT pg_notify(:channel, :origin) WHERE EXISTS (SELECT 1 FROM freed)
+UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = :owner
 
 -- name: lease_owners
 SELECT DISTINCT lease_owner FROM deliveries WHERE lease_owner IS NOT NULL
 
 -- name: next_due
-SELECT min(next_at) FROM deliveries
+SELECT min(next_at) AS at FROM deliveries
 WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < :now)
-  AND (:sinks::text[] IS NULL OR sink = ANY (:sinks))
+  AND (:sinks::jsonb IS NULL OR sink IN (SELECT jsonb_array_elements_text(:sinks::jsonb)))
 
 -- name: outbox_depth
 -- The backlog and when its oldest delivery was stored (unix seconds): next_at would not do,
 -- as it is 0 for a new delivery and in the future for one waiting to be retried.
-SELECT count(*), extract(epoch FROM min(created_at)::timestamptz)::double precision
+SELECT count(*) AS depth, extract(epoch FROM min(created_at)::timestamptz)::double precision AS oldest
 FROM deliveries WHERE state = 'pending'
 
--- name: list_events
-SELECT body, stale, held, note FROM events e
-WHERE (:since::text IS NULL OR received_at >= :since)
+-- name: event_filter
+-- Included by list_events and count_events; an unset parameter is NULL and matches all.
+(:since::text IS NULL OR received_at >= :since)
   AND (:until::text IS NULL OR received_at < :until)
   AND (:source::text IS NULL OR source = :source)
   AND (:provider::text IS NULL OR provider = :provider)
@@ -132,23 +127,15 @@ WHERE (:since::text IS NULL OR received_at >= :since)
   AND (:before_id::text IS NULL OR id < :before_id)
   AND (:sink::text IS NULL OR EXISTS (
       SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.sink = :sink))
-  AND labels @> :labels::jsonb
+  -- jsonb cannot hold NUL: it is U+FFFD here, as in the stored copy
+  AND labels @> replace(:labels, '\u0000', '\ufffd')::jsonb
+
+-- name: list_events
+SELECT body, stale, held, note FROM events e WHERE /* include event_filter */
 ORDER BY id DESC LIMIT :limit
 
 -- name: count_events
-SELECT count(*) FROM events e
-WHERE (:since::text IS NULL OR received_at >= :since)
-  AND (:until::text IS NULL OR received_at < :until)
-  AND (:source::text IS NULL OR source = :source)
-  AND (:provider::text IS NULL OR provider = :provider)
-  AND (:type::text IS NULL OR type = :type)
-  AND (:status::text IS NULL OR status = :status)
-  AND (:task_id::text IS NULL OR task_id = :task_id)
-  AND (:model::text IS NULL OR model = :model)
-  AND (:before_id::text IS NULL OR id < :before_id)
-  AND (:sink::text IS NULL OR EXISTS (
-      SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.sink = :sink))
-  AND labels @> :labels::jsonb
+SELECT count(*) AS count FROM events e WHERE /* include event_filter */
 
 -- name: get_event
 SELECT body, stale, held, note FROM events WHERE id = :id
@@ -178,26 +165,14 @@ ORDER BY id DESC LIMIT :limit
 
 -- name: retry_delivery
 -- A pending delivery a worker holds right now is left alone, because it is being sent.
-WITH again AS (
-    UPDATE deliveries SET state = 'pending', next_at = :now, updated_at = :at,
-        lease_owner = NULL, lease_until = NULL
-    WHERE id = :id
-      AND (state = 'dead' OR (state = 'pending' AND (lease_until IS NULL OR lease_until < :now)))
-    RETURNING id
-), woke AS (
-    SELECT pg_notify(:channel, :origin) WHERE EXISTS (SELECT 1 FROM again)
-)
-SELECT (SELECT count(*) FROM again) AS again, (SELECT count(*) FROM woke) AS woke
+UPDATE deliveries SET state = 'pending', next_at = :now, updated_at = :at,
+    lease_owner = NULL, lease_until = NULL
+WHERE id = :id
+  AND (state = 'dead' OR (state = 'pending' AND (lease_until IS NULL OR lease_until < :now)))
 
 -- name: retry_dead
-WITH again AS (
-    UPDATE deliveries SET state = 'pending', next_at = :now, updated_at = :at
-    WHERE state = 'dead' AND (:sink::text IS NULL OR sink = :sink)
-    RETURNING id
-), woke AS (
-    SELECT pg_notify(:channel, :origin) WHERE EXISTS (SELECT 1 FROM again)
-)
-SELECT (SELECT count(*) FROM again) AS again, (SELECT count(*) FROM woke) AS woke
+UPDATE deliveries SET state = 'pending', next_at = :now, updated_at = :at
+WHERE state = 'dead' AND (:sink::text IS NULL OR sink = :sink)
 
 -- name: sink_stats
 SELECT sink,

@@ -63,7 +63,7 @@ UPDATE tasks SET poll = false, poll_next_at = NULL, poll_errors = :errors
 WHERE source = :source AND task_id = :task_id
 
 -- name: next_poll_at
-SELECT min(poll_next_at) FROM tasks WHERE poll
+SELECT min(poll_next_at) AS at FROM tasks WHERE poll
 
 -- name: held_events
 SELECT body, stale, held, note FROM events WHERE held ORDER BY id LIMIT :limit
@@ -74,30 +74,20 @@ SELECT source, task_id, body FROM events WHERE id = :id AND held
 -- name: lock_held_event
 SELECT body FROM events WHERE id = :id AND held FOR UPDATE
 
--- name: release_held
--- The event is confirmed: it takes the provider's account, its held deliveries (routed by the
--- callback's word) give way to that account's routes, and every instance hears of them.
-WITH ev AS (
-    UPDATE events SET held = false, body = :body, model = :model WHERE id = :id
-), dropped AS (
-    DELETE FROM deliveries WHERE event_id = :id AND state = 'held'
-), released AS (
-    INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
-    SELECT d.id, :id, d.sink, d.rule, 'pending', false, d.webhook_id, 0, :now, :now
-    FROM unnest(:ids::text[], :sinks::text[], :rules::text[], :webhook_ids::text[])
-        AS d (id, sink, rule, webhook_id)
-    RETURNING 1
-), woke AS (
-    SELECT pg_notify(:channel, :origin) WHERE EXISTS (SELECT 1 FROM released)
-)
-SELECT (SELECT count(*) FROM released) AS released, (SELECT count(*) FROM woke) AS woke
+-- name: release_event
+-- The event is confirmed: it takes the provider's account of the task.
+UPDATE events SET held = false, body = :body, model = :model WHERE id = :id
 
--- name: reject_held
+-- name: drop_held_deliveries
+-- The held deliveries were routed by the callback's word; the provider's account is routed anew.
+DELETE FROM deliveries WHERE event_id = :id AND state = 'held'
+
+-- name: reject_event
 -- The status column no longer holds the reported status, so the (source, task_id, status)
 -- slot is free for the genuine report; the event's body keeps what the callback said.
-WITH ev AS (
-    UPDATE events SET held = false, note = :note, status = 'rejected:' || id WHERE id = :id
-)
+UPDATE events SET held = false, note = :note, status = 'rejected:' || id WHERE id = :id
+
+-- name: reject_deliveries
 UPDATE deliveries SET state = 'rejected', updated_at = :now, last_error = :note
 WHERE event_id = :id AND state = 'held'
 

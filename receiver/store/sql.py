@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from importlib import resources
 
-__all__ = ["load_queries", "migrations"]
+__all__ = ["dialect_queries", "load_queries", "migrations"]
 
+_INCLUDE = re.compile(r"/\*\s*include\s+([a-z_][a-z0-9_]*)\s*\*/")
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
@@ -15,6 +16,17 @@ def load_queries(filename: str) -> dict[str, str]:
     text = resources.files(__package__).joinpath(filename).read_text(encoding="utf-8")
     parts = _NAME.split(text)
     return {name: sql.strip() for name, sql in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def dialect_queries(dialect: str) -> dict[str, str]:
+    """Every named query of one dialect: `{dialect}.sql` and `{dialect}_tasks.sql` together,
+    with each `/* include NAME */` replaced by the text of the block NAME (SQL text only, so
+    two queries can share one WHERE clause)."""
+    queries = {**load_queries(f"{dialect}.sql"), **load_queries(f"{dialect}_tasks.sql")}
+    return {
+        name: _INCLUDE.sub(lambda match: queries[match.group(1)], sql)
+        for name, sql in queries.items()
+    }
 
 
 def migrations(dialect: str) -> list[tuple[int, str]]:

@@ -1,35 +1,59 @@
--- name: insert_event
-INSERT INTO events (id, source, provider, task_id, type, status, model, received_at, stale, held, body)
-VALUES (:id, :source, :provider, :task_id, :type, :status, :model, :received_at, :stale, :held, :body)
-ON CONFLICT (source, task_id, status) DO NOTHING
-RETURNING id
+-- SQLite's statements. A block may hold several statements, run in order with the same
+-- parameters, where PostgreSQL does the same in one statement; its rows are those of the last
+-- statement that returns rows, its count that of the first. Columns are aliased as in
+-- postgres.sql, so rows map by name into the same records.
 
--- name: event_by_key
-SELECT body, stale, held, note FROM events WHERE source = :source AND task_id = :task_id AND status = :status
+-- name: ping
+SELECT 1 AS ok
 
--- name: insert_raw
-INSERT INTO raw_requests (event_id, method, path, client, headers, body)
-VALUES (:event_id, :method, :path, :client, :headers, :body)
+-- name: readiness_probe
+-- A real commit that needs room for a callback: 32 KiB of pages, given back at once.
+INSERT INTO readiness (at, room) VALUES (:at, zeroblob(32768));
+DELETE FROM readiness
 
--- name: task_state
-SELECT status, rank, labels FROM tasks WHERE source = :source AND task_id = :task_id
-
--- name: upsert_task
+-- name: advance_task
+-- Creates the task or moves it forward; returns a row only when the status is news.
 INSERT INTO tasks (source, task_id, status, rank, labels, created_at, updated_at)
 VALUES (:source, :task_id, :status, :rank, '{}', :now, :now)
 ON CONFLICT (source, task_id) DO UPDATE SET
     status = excluded.status, rank = excluded.rank, updated_at = excluded.updated_at,
     poll = CASE WHEN excluded.rank >= 2 THEN 0 ELSE tasks.poll END
+WHERE tasks.rank < excluded.rank
+RETURNING labels
 
--- name: insert_delivery
+-- name: task_and_event
+SELECT t.labels AS labels, e.body AS body, e.stale AS stale
+FROM tasks t
+LEFT JOIN events e ON e.source = t.source AND e.task_id = t.task_id AND e.status = :status
+WHERE t.source = :source AND t.task_id = :task_id
+
+-- name: insert_event
+-- The event, then its raw request and deliveries only if the event was new (its id exists).
+INSERT INTO events (id, source, provider, task_id, type, status, model, received_at, stale, held, body)
+VALUES (:id, :source, :provider, :task_id, :type, :status, :model, :received_at, :stale, :held, :body)
+ON CONFLICT (source, task_id, status) DO NOTHING
+RETURNING id;
+INSERT INTO raw_requests (event_id, method, path, client, headers, body)
+SELECT :id, :method, :path, :client, :headers, :raw_body
+WHERE EXISTS (SELECT 1 FROM events WHERE id = :id);
 INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
-VALUES (:id, :event_id, :sink, :rule, :state, :replay, :webhook_id, :next_at, :now, :now)
+SELECT json_extract(d.value, '$.id'), :id, json_extract(d.value, '$.sink'),
+       json_extract(d.value, '$.rule'), :state, 0, json_extract(d.value, '$.webhook_id'), 0, :now, :now
+FROM json_each(:deliveries) d
+WHERE EXISTS (SELECT 1 FROM events WHERE id = :id)
 
--- name: insert_rejection
+-- name: event_by_key
+SELECT body, stale FROM events WHERE source = :source AND task_id = :task_id AND status = :status
+
+-- name: add_deliveries
+INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
+SELECT json_extract(d.value, '$.id'), json_extract(d.value, '$.event_id'), json_extract(d.value, '$.sink'),
+       json_extract(d.value, '$.rule'), 'pending', :replay, json_extract(d.value, '$.webhook_id'), :due, :now, :now
+FROM json_each(:deliveries) d
+
+-- name: record_rejection
 INSERT INTO rejected (at, source, reason, status, message, client, size, head)
-VALUES (:at, :source, :reason, :status, :message, :client, :size, :head)
-
--- name: trim_rejections
+VALUES (:at, :source, :reason, :status, :message, :client, :size, :head);
 DELETE FROM rejected WHERE id <= (SELECT max(id) FROM rejected) - :keep
 
 -- name: get_meta
@@ -39,7 +63,8 @@ SELECT value FROM meta WHERE key = :key
 INSERT INTO meta (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
 
--- name: claim_deliveries
+-- name: claim
+-- One writer: no other claim runs meanwhile, so no row needs skipping.
 UPDATE deliveries SET lease_owner = :owner, lease_until = :lease_until
 WHERE id IN (
     SELECT id FROM deliveries
@@ -47,19 +72,13 @@ WHERE id IN (
       AND (lease_until IS NULL OR lease_until < :now)
     ORDER BY next_at LIMIT :limit
 )
-RETURNING id
+RETURNING id, event_id, sink, webhook_id, attempts, replay, next_at,
+    (SELECT e.body FROM events e WHERE e.id = deliveries.event_id) AS event,
+    (SELECT r.body FROM raw_requests r WHERE r.event_id = deliveries.event_id) AS raw_body
 
--- name: claimed_details
-SELECT d.id, d.event_id, d.sink, d.webhook_id, d.attempts, d.replay, e.body, r.body
-FROM deliveries d JOIN events e ON e.id = d.event_id
-LEFT JOIN raw_requests r ON r.event_id = d.event_id
-WHERE d.id IN (SELECT value FROM json_each(:ids))
-
--- name: insert_attempt
+-- name: finish
 INSERT INTO attempts (delivery_id, number, at, outcome, status_code, latency_ms, error, response)
-VALUES (:delivery_id, :number, :at, :outcome, :status_code, :latency_ms, :error, :response)
-
--- name: finish_delivery
+VALUES (:delivery_id, :number, :at, :outcome, :status_code, :latency_ms, :error, :response);
 UPDATE deliveries SET
     state = CASE :outcome WHEN 'delivered' THEN 'delivered' WHEN 'dead' THEN 'dead' ELSE 'pending' END,
     attempts = :number, next_at = coalesce(:next_at, next_at), lease_owner = NULL, lease_until = NULL,
@@ -73,8 +92,40 @@ UPDATE deliveries SET lease_owner = NULL, lease_until = NULL WHERE lease_owner =
 SELECT DISTINCT lease_owner FROM deliveries WHERE lease_owner IS NOT NULL
 
 -- name: next_due
-SELECT min(next_at) FROM deliveries WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < :now)
+SELECT min(next_at) AS at FROM deliveries
+WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < :now)
   AND (:sinks IS NULL OR sink IN (SELECT value FROM json_each(:sinks)))
+
+-- name: outbox_depth
+-- The backlog and when its oldest delivery was stored (unix seconds): next_at would not do,
+-- as it is 0 for a new delivery and in the future for one waiting to be retried.
+SELECT count(*) AS depth, (julianday(min(created_at)) - 2440587.5) * 86400.0 AS oldest
+FROM deliveries WHERE state = 'pending'
+
+-- name: event_filter
+-- Included by list_events and count_events; an unset parameter is NULL and matches all.
+(:since IS NULL OR received_at >= :since)
+  AND (:until IS NULL OR received_at < :until)
+  AND (:source IS NULL OR source = :source)
+  AND (:provider IS NULL OR provider = :provider)
+  AND (:type IS NULL OR type = :type)
+  AND (:status IS NULL OR status = :status)
+  AND (:task_id IS NULL OR task_id = :task_id)
+  AND (:model IS NULL OR model = :model)
+  AND (:before_id IS NULL OR id < :before_id)
+  AND (:sink IS NULL OR EXISTS (
+      SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.sink = :sink))
+  -- every wanted label is among the event's (json_each, so any key works, quotes included)
+  AND NOT EXISTS (
+      SELECT 1 FROM json_each(:labels) w WHERE NOT EXISTS (
+          SELECT 1 FROM json_each(e.body, '$.labels') l WHERE l.key = w.key AND l.value = w.value))
+
+-- name: list_events
+SELECT body, stale, held, note FROM events e WHERE /* include event_filter */
+ORDER BY id DESC LIMIT :limit
+
+-- name: count_events
+SELECT count(*) AS count FROM events e WHERE /* include event_filter */
 
 -- name: get_event
 SELECT body, stale, held, note FROM events WHERE id = :id
@@ -85,6 +136,10 @@ SELECT method, path, client, headers, body FROM raw_requests WHERE event_id = :i
 -- name: deliveries_of_event
 SELECT id, event_id, sink, rule, state, replay, webhook_id, attempts, next_at, created_at, updated_at, last_error
 FROM deliveries WHERE event_id = :id ORDER BY id
+
+-- name: get_delivery
+SELECT id, event_id, sink, rule, state, replay, webhook_id, attempts, next_at, created_at, updated_at, last_error
+FROM deliveries WHERE id = :id
 
 -- name: attempts_of_event
 SELECT a.delivery_id, a.number, a.at, a.outcome, a.latency_ms, a.status_code, a.error, a.response
@@ -98,16 +153,11 @@ WHERE (:state IS NULL OR state = :state) AND (:sink IS NULL OR sink = :sink)
   AND (:before_id IS NULL OR id < :before_id)
 ORDER BY id DESC LIMIT :limit
 
--- name: get_delivery
-SELECT id, event_id, sink, rule, state, replay, webhook_id, attempts, next_at, created_at, updated_at, last_error
-FROM deliveries WHERE id = :id
-
 -- name: retry_delivery
 -- A pending delivery a worker holds right now is left alone: it is being sent.
 UPDATE deliveries SET state = 'pending', next_at = :now, updated_at = :at, lease_owner = NULL, lease_until = NULL
 WHERE id = :id
   AND (state = 'dead' OR (state = 'pending' AND (lease_until IS NULL OR lease_until < :now)))
-RETURNING id
 
 -- name: retry_dead
 UPDATE deliveries SET state = 'pending', next_at = :now, updated_at = :at
@@ -115,23 +165,24 @@ WHERE state = 'dead' AND (:sink IS NULL OR sink = :sink)
 
 -- name: sink_stats
 SELECT sink,
-    sum(state = 'pending'), sum(state = 'dead'), sum(state = 'delivered'),
+    sum(state = 'pending') AS pending, sum(state = 'dead') AS dead, sum(state = 'delivered') AS delivered,
     (SELECT max(a.at) FROM attempts a JOIN deliveries x ON x.id = a.delivery_id
-        WHERE x.sink = d.sink AND a.outcome = 'delivered'),
+        WHERE x.sink = d.sink AND a.outcome = 'delivered') AS last_success,
     (SELECT max(a.at) FROM attempts a JOIN deliveries x ON x.id = a.delivery_id
-        WHERE x.sink = d.sink AND a.outcome != 'delivered'),
+        WHERE x.sink = d.sink AND a.outcome != 'delivered') AS last_failure,
     (SELECT a.error FROM attempts a JOIN deliveries x ON x.id = a.delivery_id
-        WHERE x.sink = d.sink AND a.outcome != 'delivered' ORDER BY a.id DESC LIMIT 1)
+        WHERE x.sink = d.sink AND a.outcome != 'delivered' ORDER BY a.id DESC LIMIT 1) AS last_error
 FROM deliveries d GROUP BY sink ORDER BY sink
 
 -- name: list_rejected
 SELECT at, source, reason, status, message, client, size, head FROM rejected ORDER BY id DESC LIMIT :limit
 
--- name: outbox_depth
--- The backlog and when its oldest delivery was stored (unix seconds): next_at would not do,
--- as it is 0 for a new delivery and in the future for one waiting to be retried.
-SELECT count(*), (julianday(min(created_at)) - 2440587.5) * 86400.0
-FROM deliveries WHERE state = 'pending'
+-- name: prune_raw
+DELETE FROM raw_requests WHERE event_id IN (SELECT id FROM events WHERE received_at < :before)
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = raw_requests.event_id AND d.state IN ('pending', 'held'))
+
+-- name: prune_attempts
+DELETE FROM attempts WHERE at < :before
 
 -- name: prune_events
 DELETE FROM events WHERE received_at < :before
@@ -142,10 +193,3 @@ DELETE FROM events WHERE received_at < :before
 -- kept still find their task's rank (what makes a late report stale). Polled tasks stay.
 DELETE FROM tasks WHERE updated_at < :before AND (rank >= 2 OR poll = 0)
   AND NOT EXISTS (SELECT 1 FROM events e WHERE e.source = tasks.source AND e.task_id = tasks.task_id)
-
--- name: prune_attempts
-DELETE FROM attempts WHERE at < :before
-
--- name: prune_raw
-DELETE FROM raw_requests WHERE event_id IN (SELECT id FROM events WHERE received_at < :before)
-  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = raw_requests.event_id AND d.state IN ('pending', 'held'))

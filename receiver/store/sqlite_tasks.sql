@@ -5,11 +5,18 @@ SELECT source, task_id, status, labels, created_at, updated_at,
        poll, poll_next_at, poll_deadline, poll_interval, poll_errors
 FROM tasks WHERE source = :source AND task_id = :task_id
 
+-- name: lock_task
+-- One writer: reading the row inside the write transaction is lock enough.
+SELECT labels FROM tasks WHERE source = :source AND task_id = :task_id
+
 -- name: insert_registered_task
 INSERT INTO tasks (source, task_id, status, rank, labels, created_at, updated_at,
                    poll, poll_next_at, poll_deadline, poll_interval, poll_errors)
 VALUES (:source, :task_id, 'registered', -1, :labels, :now, :now,
         :poll, :next_at, :deadline, :interval, 0)
+ON CONFLICT (source, task_id) DO NOTHING
+RETURNING source, task_id, status, labels, created_at, updated_at,
+          poll, poll_next_at, poll_deadline, poll_interval, poll_errors
 
 -- name: update_registered_task
 UPDATE tasks SET labels = :labels, updated_at = :now,
@@ -19,6 +26,8 @@ UPDATE tasks SET labels = :labels, updated_at = :now,
     poll_interval = CASE WHEN :poll = 1 AND rank < 2 THEN :interval ELSE poll_interval END,
     poll_errors = CASE WHEN :poll = 1 AND rank < 2 THEN 0 ELSE poll_errors END
 WHERE source = :source AND task_id = :task_id
+RETURNING source, task_id, status, labels, created_at, updated_at,
+          poll, poll_next_at, poll_deadline, poll_interval, poll_errors
 
 -- name: list_tasks
 SELECT source, task_id, status, labels, created_at, updated_at,
@@ -47,13 +56,16 @@ UPDATE tasks SET poll = 0, poll_next_at = NULL, poll_errors = :errors
 WHERE source = :source AND task_id = :task_id
 
 -- name: next_poll_at
-SELECT min(poll_next_at) FROM tasks WHERE poll = 1
+SELECT min(poll_next_at) AS at FROM tasks WHERE poll = 1
 
 -- name: held_events
 SELECT body, stale, held, note FROM events WHERE held = 1 ORDER BY id LIMIT :limit
 
 -- name: held_event
 SELECT source, task_id, body FROM events WHERE id = :id AND held = 1
+
+-- name: lock_held_event
+SELECT body FROM events WHERE id = :id AND held = 1
 
 -- name: release_event
 UPDATE events SET held = 0, body = :body, model = :model WHERE id = :id

@@ -23,21 +23,21 @@ def _padded(task_id: str) -> bytes:
     return vibegen_callback(task_id).replace(b'"event"', f'"pad": "{_PAD}", "event"'.encode())
 
 
-async def _full(conn, db_path) -> None:
-    pages = sqlite3.connect(db_path).execute("PRAGMA page_count").fetchone()[0]
-    await conn.execute(f"PRAGMA max_page_count = {pages}")
+def _full(conn: sqlite3.Connection) -> None:
+    pages = conn.execute("PRAGMA page_count").fetchone()["page_count"]
+    conn.execute(f"PRAGMA max_page_count = {pages}")
 
 
-async def _not_full(conn, _db_path) -> None:
-    await conn.execute("PRAGMA max_page_count = 1073741823")
+def _not_full(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA max_page_count = 1073741823")
 
 
-async def _read_only(conn, _db_path) -> None:
-    await conn.execute("PRAGMA query_only = ON")
+def _read_only(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA query_only = ON")
 
 
-async def _writable(conn, _db_path) -> None:
-    await conn.execute("PRAGMA query_only = OFF")
+def _writable(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA query_only = OFF")
 
 
 @pytest.mark.parametrize(
@@ -53,8 +53,8 @@ async def test_a_store_that_cannot_write_refuses_with_503_and_recovers(
     for i in range(5):
         assert (await client.post(HOOK_PATH, content=vibegen_callback(f"before-{i}"))).is_success
 
-    writer = vidhook.services.store._writer_conn  # the one connection that writes
-    await break_store(writer, tmp_path / "vidhook.db")
+    connector = vidhook.services.store.connector  # its writer is the one connection that writes
+    await connector.on_writer(break_store)
     refused, accepted = [], []
     for i in range(20):
         answer = await client.post(HOOK_PATH, content=_padded(f"during-{i}"))
@@ -69,7 +69,7 @@ async def test_a_store_that_cannot_write_refuses_with_503_and_recovers(
     assert refused, "no callback was refused while the store could not write"
     assert (await client.get("/healthz")).status_code == 200
 
-    await mend_store(writer, tmp_path / "vidhook.db")
+    await connector.on_writer(mend_store)
     for task_id in refused:
         answer = await client.post(HOOK_PATH, content=vibegen_callback(task_id))
         assert answer.status_code == 200, answer.text

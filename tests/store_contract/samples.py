@@ -5,9 +5,12 @@ from __future__ import annotations
 from vidhook.receiver.event import Event, Status, event_type, new_id
 from vidhook.receiver.store.records import RawRequest, Router
 
-__all__ = ["RAW", "T0", "at", "make_event", "route_to"]
+__all__ = ["MEMORY", "RAW", "T0", "at", "make_event", "route_to"]
 
 T0 = 1_700_000_000.0  # the claim tests' "now": a fixed clock, so leases are exact
+
+# The in-memory SQLite store: one connection, one database, gone when the store closes.
+MEMORY = "sqlite://"
 
 RAW = RawRequest(
     method="POST",

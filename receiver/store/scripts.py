@@ -1,0 +1,207 @@
+"""The store's writes that take more than one statement, written once as transaction scripts
+(see `connector.py`): both connectors run exactly these rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgspec
+
+from vidhook.receiver.event import STATUS_RANK, Event, new_id
+from vidhook.receiver.store import rows
+from vidhook.receiver.store.connector import (
+    WAKE,
+    Row,
+    Script,
+    Statement,
+    execute,
+    fetch_all,
+    fetch_one,
+)
+from vidhook.receiver.store.records import (
+    REGISTERED,
+    IngestResult,
+    PollPlan,
+    RawRequest,
+    Router,
+    TaskRecord,
+)
+
+__all__ = [
+    "add_deliveries",
+    "delivery_plan",
+    "ingest",
+    "prune",
+    "register_task",
+    "reject_held",
+    "release_held",
+    "wake_if",
+]
+
+_PRUNE_ORDER = ("prune_raw", "prune_attempts", "prune_events", "prune_tasks")
+
+
+def ingest(
+    event: Event, raw: RawRequest, route: Router, *, hold: bool, now: str
+) -> Script[IngestResult]:
+    """Store an event, its raw request and its deliveries. The task moves forward first (and,
+    on PostgreSQL, its row stays locked to the commit, so instances take turns on one task);
+    a status at or behind the task's is stale, and a repeat of (source, task_id, status) is a
+    duplicate. Labels the task already has win over the event's."""
+    key = {"source": event.source, "task_id": event.task_id, "status": event.status}
+    moved = yield fetch_one("advance_task", **key, rank=STATUS_RANK[event.status], now=now)
+    if moved is None:
+        known = yield fetch_one("task_and_event", **key)
+        if known["body"] is not None:
+            return _duplicate(known)
+        stored_labels, stale = known["labels"], True
+    else:
+        stored_labels, stale = moved["labels"], False
+    final = msgspec.structs.replace(
+        event, labels={**event.labels, **rows.decode_labels(stored_labels)}
+    )
+    pairs = [] if stale else route(final)
+    params = _event_params(final, raw, pairs, stale=stale, hold=hold, now=now)
+    added = yield fetch_one("insert_event", **key, **params)
+    if added is None:  # a task row behind its events, never in normal operation
+        return _duplicate((yield fetch_one("event_by_key", **key)))
+    if pairs and not hold:
+        yield WAKE
+    return IngestResult(event=final, duplicate=False, stale=stale, deliveries=len(pairs))
+
+
+def _duplicate(row: Row) -> IngestResult:
+    return IngestResult(
+        event=rows.decode_event(row["body"]), duplicate=True, stale=bool(row["stale"]), deliveries=0
+    )
+
+
+def _event_params(
+    event: Event,
+    raw: RawRequest,
+    pairs: Sequence[tuple[str | None, str]],
+    *,
+    stale: bool,
+    hold: bool,
+    now: str,
+) -> dict[str, object]:
+    """The `insert_event` parameters beyond the (source, task_id, status) key."""
+    return {
+        "id": event.id,
+        "provider": event.provider,
+        "type": event.type,
+        "model": event.model,
+        "received_at": event.received_at,
+        "stale": stale,
+        "held": hold,
+        "labels": rows.labels_json(event.labels),
+        "body": rows.encode(event),
+        "method": raw.method,
+        "path": raw.path,
+        "client": raw.client,
+        "headers": rows.encode(raw.headers),
+        "raw_body": raw.body,
+        "state": "held" if hold else "pending",
+        "now": now,
+        "deliveries": delivery_plan([(event.id, pairs)]),
+    }
+
+
+def delivery_plan(plan: Sequence[tuple[str, Sequence[tuple[str | None, str]]]]) -> str:
+    """New deliveries for (event id, [(rule, sink)]) pairs, as the JSON array the
+    `insert_event` and `add_deliveries` statements read, each with a new id and webhook id."""
+    deliveries = []
+    for event_id, pairs in plan:
+        for rule, sink in pairs:
+            did = new_id()
+            webhook_id = f"msg_{did.replace('-', '')}"
+            deliveries.append(
+                {
+                    "id": did,
+                    "event_id": event_id,
+                    "sink": sink,
+                    "rule": rule,
+                    "webhook_id": webhook_id,
+                }
+            )
+    return rows.encode(deliveries).decode()
+
+
+def add_deliveries(deliveries: str, *, replay: bool, due: float, now: str) -> Script[int]:
+    """Add the planned deliveries (see `delivery_plan`), pending and due at `due`."""
+    statement = execute("add_deliveries", deliveries=deliveries, replay=replay, due=due, now=now)
+    return (yield from wake_if(statement))
+
+
+def wake_if(statement: Statement) -> Script[int]:
+    """Run one statement that counts the rows it changed; wake the workers if it changed any."""
+    changed: int = yield statement
+    if changed:
+        yield WAKE
+    return changed
+
+
+def register_task(
+    source: str, task_id: str, labels: dict[str, str], *, now: str, poll: PollPlan | None
+) -> Script[TaskRecord]:
+    """Insert a task as `registered`, or merge `labels` over a known task's under its row's
+    lock; with a plan, poll it unless it already ended."""
+    key = {"source": source, "task_id": task_id}
+    params = {
+        **key,
+        "now": now,
+        "poll": poll is not None,
+        "next_at": poll.next_at if poll else None,
+        "deadline": poll.deadline if poll else None,
+        "interval": poll.interval if poll else None,
+    }
+    row = yield fetch_one("insert_registered_task", **params, labels=rows.encode(labels))
+    if row is None:
+        known = yield fetch_one("lock_task", **key)
+        merged = rows.encode({**rows.decode_labels(known["labels"]), **labels})
+        row = yield fetch_one("update_registered_task", **params, labels=merged)
+    return rows.task(row)
+
+
+def release_held(event: Event, deliveries: str, *, now: str) -> Script[int]:
+    """Confirmed: `event` (the provider's account, same id) replaces the held one, and the
+    planned `deliveries` (its routes, see `delivery_plan`) replace the held deliveries, which
+    were routed by the callback's word; returns how many are now pending."""
+    held = yield fetch_one("lock_held_event", id=event.id)
+    if held is None:
+        return 0
+    yield execute("release_event", id=event.id, body=rows.encode(event), model=event.model)
+    yield execute("drop_held_deliveries", id=event.id)
+    return (yield from add_deliveries(deliveries, replay=False, due=0.0, now=now))
+
+
+def reject_held(event_id: str, note: str, *, now: float, at: str) -> Script[bool]:
+    """Not confirmed: keep the event with `note`, reject its held deliveries, and set the
+    task's status back to the highest of its other reports (`registered` if none), polling it
+    again from `now` when it is polled and has not ended. Locks the task before the event, in
+    ingest's order."""
+    held = yield fetch_one("held_event", id=event_id)
+    if held is None:
+        return False
+    key = {"source": held["source"], "task_id": held["task_id"]}
+    yield fetch_one("lock_task", **key)
+    if (yield fetch_one("lock_held_event", id=event_id)) is None:
+        return False  # settled meanwhile by another instance
+    yield execute("reject_event", id=event_id, note=note)
+    yield execute("reject_deliveries", id=event_id, note=note, now=at)
+    reports = yield fetch_all("task_statuses", **key)
+    status, rank = max(
+        ((r["status"], STATUS_RANK[r["status"]]) for r in reports if r["status"] in STATUS_RANK),
+        key=lambda pair: pair[1],
+        default=REGISTERED,
+    )
+    yield execute("reset_task", **key, status=status, rank=rank, now=at, at=now)
+    return True
+
+
+def prune(before: str) -> Script[int]:
+    """Delete what is older than `before` in an order that keeps the rules of `Store.prune`."""
+    total = 0
+    for name in _PRUNE_ORDER:
+        total += max((yield execute(name, before=before)), 0)
+    return total

@@ -1,0 +1,194 @@
+"""The SQLite connector: WAL, synchronous FULL, one writer thread with group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from vidhook.receiver.errors import StoreUnavailable
+from vidhook.receiver.private_files import prepare_sqlite_file
+from vidhook.receiver.store.connector import Row, Script, Statement, result_of
+from vidhook.receiver.store.group_commit import GroupCommitWriter
+from vidhook.receiver.store.sql import dialect_queries, migrations
+
+__all__ = ["SqliteConnector", "sqlite_path"]
+
+T = TypeVar("T")
+
+
+def _split(block: str) -> list[str]:
+    """The statements of a block: each ends at a line (not a comment) ending in `;`."""
+    statements, lines = [], []
+    for line in block.splitlines():
+        lines.append(line)
+        if line.rstrip().endswith(";") and not line.lstrip().startswith("--"):
+            statements.append("\n".join(lines).rstrip().removesuffix(";"))
+            lines = []
+    if "".join(lines).strip():
+        statements.append("\n".join(lines))
+    return statements
+
+
+_STATEMENTS = {name: _split(sql) for name, sql in dialect_queries("sqlite").items()}
+_PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000")
+
+
+def sqlite_path(url: str) -> str:
+    """The file of a `sqlite:///relative` or `sqlite:////absolute` URL; "" for in-memory
+    (`sqlite://` or `sqlite:///:memory:`)."""
+    path = url.removeprefix("sqlite://")
+    path = path[1:] if path.startswith("/") else path
+    return "" if path in ("", ":memory:") else path
+
+
+class SqliteConnector:
+    """A SQLite file: writes go through one group-commit writer thread and connection; reads
+    use a second connection and thread, which WAL lets run beside the writer. In memory, one
+    connection and thread serve both (a second connection would be another database).
+
+    The delivery worker's leases and attempts are written with `durable=False` (see
+    GroupCommitWriter): they need no disk flush of their own."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        self._threads: list[ThreadPoolExecutor] = []
+        self._conns: list[sqlite3.Connection] = []
+        self._writer: GroupCommitWriter | None = None
+        self._reader: tuple[ThreadPoolExecutor, sqlite3.Connection] | None = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._wake_after_commit = False
+
+    async def open(self) -> None:
+        """Connect, set the pragmas that make commits durable, and migrate."""
+        writer_thread = self._thread("writer")
+        try:
+            prepare_sqlite_file(self.path)  # a new file is created 0600, and its WAL follows
+            conn = await self._on(writer_thread, self._connect_writer)
+            reader_thread, reader = writer_thread, conn
+            if self.path:
+                reader_thread = self._thread("reader")
+                reader = await self._on(reader_thread, self._connect)
+        except (sqlite3.Error, OSError) as exc:
+            await self.close()
+            raise StoreUnavailable(f"cannot open SQLite store {self.path!r}: {exc}") from None
+        self._reader = (reader_thread, reader)
+        self._writer = GroupCommitWriter(conn, writer_thread)
+        self._writer.after_commit.append(self._after_commit)
+        self._writer.start()
+
+    async def close(self) -> None:
+        """Finish queued writes, close the connections and stop the threads."""
+        if self._writer is not None:
+            await self._writer.stop()
+        for conn, thread in zip(self._conns, self._threads, strict=False):
+            await self._on(thread, conn.close)
+        for thread in self._threads:
+            thread.shutdown(wait=True)
+        self._threads, self._conns = [], []
+        self._writer = self._reader = None
+
+    def on_wake(self, callback: Callable[[], None]) -> None:
+        """Call `callback()` after each commit whose script asked to wake the workers."""
+        self._callbacks.append(callback)
+
+    async def read(self, statement: Statement) -> Any:
+        """Run a reading statement on the reader's connection."""
+        if self._reader is None:
+            raise StoreUnavailable("the store is not open")
+        thread, conn = self._reader
+        try:
+            return await self._on(thread, lambda: self._run(conn, statement))
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"the store does not answer: {exc}") from None
+
+    async def write(self, statement: Statement, *, durable: bool = True) -> Any:
+        """Run one statement in a transaction of the writer's next batch."""
+        return await self._writer_or_fail().run(lambda c: self._run(c, statement), durable=durable)
+
+    async def transaction(self, script: Callable[[], Script[T]], *, durable: bool = True) -> T:
+        """Run a whole script on the writer's thread, inside one batch's transaction (started
+        afresh if the batch is retried)."""
+        return await self._writer_or_fail().run(lambda c: self._drive(c, script()), durable=durable)
+
+    async def on_writer(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` on the writer's connection and thread, outside any transaction (for
+        operators' pragmas and for drills that make the file refuse writes)."""
+        return await self._writer_or_fail().on_thread(fn)
+
+    def _writer_or_fail(self) -> GroupCommitWriter:
+        if self._writer is None:
+            raise StoreUnavailable("the store is not open")
+        return self._writer
+
+    def _drive(self, conn: sqlite3.Connection, script: Script[T]) -> T:
+        result: Any = None
+        try:
+            while True:
+                statement = script.send(result)
+                result = self._run(conn, statement)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def _run(self, conn: sqlite3.Connection, statement: Statement) -> Any:
+        if statement.kind == "wake":
+            self._wake_after_commit = True
+            return None
+        rows: list[Row] = []
+        count = -1
+        for sql in _STATEMENTS[statement.name]:
+            cursor = conn.execute(sql, statement.params)
+            if cursor.description is not None:
+                rows = cursor.fetchall()
+            count = cursor.rowcount if count == -1 else count
+        return result_of(statement, rows, count)
+
+    def _after_commit(self) -> None:
+        if self._wake_after_commit:
+            self._wake_after_commit = False
+            for callback in self._callbacks:
+                callback()
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        conn = self._connect()
+        for pragma in _PRAGMAS:
+            conn.execute(f"PRAGMA {pragma}")
+        _migrate(conn)
+        return conn
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path or ":memory:", isolation_level=None, check_same_thread=False
+        )
+        conn.row_factory = _dict_row
+        conn.execute("PRAGMA busy_timeout=10000")
+        self._conns.append(conn)
+        return conn
+
+    def _thread(self, role: str) -> ThreadPoolExecutor:
+        thread = ThreadPoolExecutor(1, thread_name_prefix=f"vidhook-sqlite-{role}")
+        self._threads.append(thread)
+        return thread
+
+    @staticmethod
+    async def _on(thread: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(thread, fn)
+
+
+def _dict_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
+    return {column[0]: value for column, value in zip(cursor.description, values, strict=True)}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Apply the pending `sqlite_NNNN_*.sql` migrations, each in its own transaction."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    current = conn.execute("SELECT max(version) AS v FROM schema_version").fetchone()["v"] or 0
+    for version, script in migrations("sqlite"):
+        if version > current:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{script}\n"
+                f"INSERT INTO schema_version VALUES ({version});\nCOMMIT;"
+            )

@@ -1,0 +1,137 @@
+"""The store's reads: listings, lookups and counts, each one named statement."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from vidhook.receiver.store import rows
+from vidhook.receiver.store.connector import Connector, Row, fetch_all, fetch_one
+from vidhook.receiver.store.records import (
+    AttemptRecord,
+    DeliveryRow,
+    EventFilter,
+    RawRequest,
+    Rejection,
+    SinkStats,
+    StoredEvent,
+    TaskRecord,
+)
+
+__all__ = ["StoreReads"]
+
+
+class StoreReads:
+    """The read side of `Store`, over the same connector.
+
+    `list_events` is newest first (by id) with `where.before_id` as the cursor, and
+    `count_events` counts the same filter; `held_events` lists events held for confirmation,
+    oldest first; `next_due` is when the next unleased pending delivery (of `sinks`, if given)
+    is due; `next_poll_at` the earliest next poll of a polled task.
+    """
+
+    def __init__(self, connector: Connector, *, clock: Callable[[], float] = time.time) -> None:
+        self.connector = connector
+        self.url = connector.url
+        self._clock = clock
+
+    async def _all(self, name: str, **params: object) -> list[Row]:
+        found: list[Row] = await self.connector.read(fetch_all(name, **params))
+        return found
+
+    async def _one(self, name: str, **params: object) -> Row | None:
+        found: Row | None = await self.connector.read(fetch_one(name, **params))
+        return found
+
+    async def get_meta(self, key: str) -> str | None:
+        row = await self._one("get_meta", key=key)
+        return None if row is None else str(row["value"])
+
+    async def lease_owners(self) -> list[str]:
+        """Every worker that holds a lease now, expired or not."""
+        return [row["lease_owner"] for row in await self._all("lease_owners")]
+
+    async def next_due(self, now: float, sinks: Sequence[str] | None = None) -> float | None:
+        names = None if sinks is None else rows.encode(list(sinks)).decode()
+        row = await self._one("next_due", now=now, sinks=names)
+        return None if row is None or row["at"] is None else float(row["at"])
+
+    async def outbox_depth(self) -> tuple[int, float | None]:
+        """How many deliveries are pending, and when the oldest was stored (unix seconds)."""
+        row = await self._one("outbox_depth")
+        assert row is not None
+        return int(row["depth"]), row["oldest"]
+
+    async def list_events(self, where: EventFilter, limit: int) -> list[StoredEvent]:
+        rows_ = await self._all("list_events", **_filter(where), limit=limit)
+        return [rows.stored_event(r) for r in rows_]
+
+    async def count_events(self, where: EventFilter) -> int:
+        row = await self._one("count_events", **_filter(where))
+        assert row is not None
+        return int(row["count"])
+
+    async def get_event(self, event_id: str) -> StoredEvent | None:
+        row = await self._one("get_event", id=event_id)
+        return None if row is None else rows.stored_event(row)
+
+    async def get_raw(self, event_id: str) -> RawRequest | None:
+        row = await self._one("get_raw", id=event_id)
+        return None if row is None else rows.raw_request(row)
+
+    async def deliveries_of(self, event_id: str) -> list[DeliveryRow]:
+        return [rows.delivery(r) for r in await self._all("deliveries_of_event", id=event_id)]
+
+    async def attempts_of(self, event_id: str) -> list[AttemptRecord]:
+        return [rows.attempt(r) for r in await self._all("attempts_of_event", id=event_id)]
+
+    async def list_deliveries(
+        self, state: str | None, sink: str | None, before_id: str | None, limit: int
+    ) -> list[DeliveryRow]:
+        params = {"state": state, "sink": sink, "before_id": before_id, "limit": limit}
+        return [rows.delivery(r) for r in await self._all("list_deliveries", **params)]
+
+    async def get_delivery(self, delivery_id: str) -> DeliveryRow | None:
+        row = await self._one("get_delivery", id=delivery_id)
+        return None if row is None else rows.delivery(row)
+
+    async def sink_stats(self) -> list[SinkStats]:
+        return [rows.sink_stats(r) for r in await self._all("sink_stats")]
+
+    async def list_rejected(self, limit: int) -> list[Rejection]:
+        return [rows.rejection(r) for r in await self._all("list_rejected", limit=limit)]
+
+    async def get_task(self, source: str, task_id: str) -> TaskRecord | None:
+        row = await self._one("task_row", source=source, task_id=task_id)
+        return None if row is None else rows.task(row)
+
+    async def list_tasks(
+        self, source: str | None, polling: bool | None, limit: int
+    ) -> list[TaskRecord]:
+        """Tasks, most recently changed first."""
+        params = {"source": source, "polling": polling, "limit": limit}
+        return [rows.task(r) for r in await self._all("list_tasks", **params)]
+
+    async def next_poll_at(self) -> float | None:
+        row = await self._one("next_poll_at")
+        return None if row is None or row["at"] is None else float(row["at"])
+
+    async def held_events(self, limit: int) -> list[StoredEvent]:
+        return [rows.stored_event(r) for r in await self._all("held_events", limit=limit)]
+
+
+def _filter(where: EventFilter) -> dict[str, object]:
+    """The `event_filter` parameters: every field, None where unset; labels as JSON."""
+    return {
+        "since": where.since,
+        "until": where.until,
+        "source": where.source,
+        "provider": where.provider,
+        "type": where.type,
+        "status": where.status,
+        "task_id": where.task_id,
+        "model": where.model,
+        "before_id": where.before_id,
+        "sink": where.sink,
+        "labels": rows.labels_json(where.labels),
+    }

@@ -104,11 +104,11 @@ def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@get("/readyz", summary="Store reachable and worker running", tags=["health"])
+@get("/readyz", summary="Store can commit and worker running", tags=["health"])
 async def readyz(services: NamedDependency[Services]) -> Response[Any]:
-    """Readiness: the store answers and the delivery worker runs."""
+    """Readiness: the store can commit a write now and the delivery worker runs."""
     try:
-        await services.store.ping()
+        await services.store.ready()
     except StoreUnavailable as exc:
         return error_response(exc)
     if not all(worker.running for worker in services.workers):

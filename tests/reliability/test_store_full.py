@@ -55,6 +55,9 @@ async def test_a_store_that_cannot_write_refuses_with_503_and_recovers(
 
     connector = vidhook.services.store.connector  # its writer is the one connection that writes
     await connector.on_writer(break_store)
+    unready = await client.get("/readyz")
+    assert unready.status_code == 503, unready.text  # ready means the store can commit now
+    assert words in unready.json()["error"]["message"].replace("-", "")
     refused, accepted = [], []
     for i in range(20):
         answer = await client.post(HOOK_PATH, content=_padded(f"during-{i}"))
@@ -70,6 +73,7 @@ async def test_a_store_that_cannot_write_refuses_with_503_and_recovers(
     assert (await client.get("/healthz")).status_code == 200
 
     await connector.on_writer(mend_store)
+    assert (await client.get("/readyz")).status_code == 200
     for task_id in refused:
         answer = await client.post(HOOK_PATH, content=vibegen_callback(task_id))
         assert answer.status_code == 200, answer.text

@@ -11,6 +11,7 @@
     ├── RateLimited           429
     ├── UpstreamError         the provider's own error, passed on with its status
     ├── StoreUnavailable      503  the store cannot commit (disk full, read-only)
+    │   └── StoreDamaged          the database or its WAL is damaged: refused at start
     ├── Unreachable           the command line cannot reach the store or a running vidhook
     └── ConfigError           invalid configuration or rules (not an HTTP answer)
 
@@ -27,6 +28,7 @@ __all__ = [
     "NotFound",
     "PayloadTooLarge",
     "RateLimited",
+    "StoreDamaged",
     "StoreUnavailable",
     "Unauthorized",
     "Unreachable",
@@ -138,3 +140,7 @@ class ConfigError(VidhookError):
     """The configuration is invalid."""
 
     code = "invalid_config"
+
+
+class StoreDamaged(StoreUnavailable):
+    """The database file is damaged; vidhook will not start on it."""

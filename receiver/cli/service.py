@@ -23,7 +23,7 @@ from vidhook.receiver.listeners import serve
 from vidhook.receiver.logs import configure_logging
 from vidhook.receiver.providers import PROVIDERS
 from vidhook.receiver.sources import callback_url
-from vidhook.receiver.store import Store
+from vidhook.receiver.store import Store, check_store
 from vidhook.receiver.suggestions import unknown_name
 from vidhook.receiver.trust_check import trust_warnings
 
@@ -51,6 +51,7 @@ def run_serve(args: argparse.Namespace) -> int:
                 server, public_url=f"http://{_printable(server.host)}:{server.port}"
             )
         settings = msgspec.structs.replace(settings, server=server)
+    check_store(settings.store.url)  # a damaged file: refuse here, with the way to recover
     app = create_app(settings, config_path=config_path(args), handle_sighup=True)
     tune_gc()
     if is_default:

@@ -3,7 +3,7 @@
 store.py, store_reads.py   the Store: every rule once, reads and writes
 scripts.py                 its multi-statement writes, as transaction scripts
 connector.py               the protocol a database implements for it
-sqlite_connector.py        SQLite: group commit (group_commit.py)
+sqlite_connector.py        SQLite: group commit (group_commit.py), start-up check (sqlite_check.py)
 postgres_connector.py      PostgreSQL: asyncpg pool, LISTEN/NOTIFY (pg_listen.py), migrations
 *.sql                      each dialect's named statements, with the same names and columns
 """
@@ -16,7 +16,7 @@ from collections.abc import Callable
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.store.store import Store
 
-__all__ = ["Store", "open_store"]
+__all__ = ["Store", "check_store", "open_store"]
 
 
 def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
@@ -31,3 +31,15 @@ def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
 
         return Store(PostgresConnector(url), clock=clock)
     raise ConfigError(f"store.url: unsupported scheme in {url!r}; use sqlite:/// or postgresql://")
+
+
+def check_store(url: str) -> None:
+    """Raise StoreDamaged if the SQLite file of `url` is damaged (see `sqlite_check`); run
+    before a server starts, so it refuses with the file named and the way to recover.
+    PostgreSQL checks its own files."""
+    if url.startswith("sqlite://"):
+        from vidhook.receiver.store.sqlite_check import check_database
+        from vidhook.receiver.store.sqlite_connector import sqlite_path
+
+        if sqlite_path(url):
+            check_database(sqlite_path(url))

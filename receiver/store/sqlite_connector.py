@@ -8,11 +8,12 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from vidhook.receiver.errors import StoreUnavailable
+from vidhook.receiver.errors import StoreDamaged, StoreUnavailable
 from vidhook.receiver.private_files import prepare_sqlite_file
 from vidhook.receiver.store.connector import Row, Script, Statement, result_of
 from vidhook.receiver.store.group_commit import GroupCommitWriter
 from vidhook.receiver.store.sql import dialect_queries, migrations
+from vidhook.receiver.store.sqlite_check import check_database
 
 __all__ = ["SqliteConnector", "sqlite_path"]
 
@@ -63,9 +64,11 @@ class SqliteConnector:
         self._wake_after_commit = False
 
     async def open(self) -> None:
-        """Connect, set the pragmas that make commits durable, and migrate."""
+        """Check the file, connect, set the pragmas that make commits durable, and migrate."""
         writer_thread = self._thread("writer")
         try:
+            if self.path:
+                await self._on(writer_thread, lambda: check_database(self.path))
             prepare_sqlite_file(self.path)  # a new file is created 0600, and its WAL follows
             conn = await self._on(writer_thread, self._connect_writer)
             reader_thread, reader = writer_thread, conn
@@ -75,6 +78,9 @@ class SqliteConnector:
         except (sqlite3.Error, OSError) as exc:
             await self.close()
             raise StoreUnavailable(f"cannot open SQLite store {self.path!r}: {exc}") from None
+        except StoreDamaged:
+            await self.close()
+            raise
         self._reader = (reader_thread, reader)
         self._writer = GroupCommitWriter(conn, writer_thread)
         self._writer.after_commit.append(self._after_commit)

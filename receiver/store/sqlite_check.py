@@ -41,8 +41,8 @@ def check_database(path: str, *, seconds: float = QUICK_CHECK_SECONDS) -> None:
     file is a new database and passes. A file that passed in this process and has not changed
     since is not checked again (`vidhook serve` checks before it starts the app, which opens
     the store once more)."""
-    if not Path(path).exists() or Path(path).stat().st_size == 0:
-        return
+    if not Path(path).is_file() or Path(path).stat().st_size == 0:
+        return  # new, or not a file at all: opening it reports that
     key = os.path.abspath(path)
     if _PASSED.get(key) == _state(path):
         return
@@ -65,15 +65,18 @@ def _state(path: str) -> tuple[tuple[int, int], ...]:
 
 def _quick_check(path: str, seconds: float) -> None:
     """`PRAGMA quick_check`, stopped unfinished (and passed) after `seconds`."""
-    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn = sqlite3.connect(path, isolation_level=None)
+    except sqlite3.Error:
+        return  # cannot be opened at all: opening the store reports why
     deadline = time.monotonic() + seconds
     conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
     try:
         found = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
-    except sqlite3.OperationalError as exc:
-        if "interrupt" in str(exc):
-            return  # a large file: unfinished within the bound, let it start
-        raise _damaged(path, str(exc)) from None
+    except sqlite3.OperationalError:
+        # Interrupted (a large file, unfinished within the bound), locked or unreadable: not
+        # damage; the start goes on, and opening the store reports what is wrong.
+        return
     except sqlite3.DatabaseError as exc:
         raise _damaged(path, str(exc)) from None
     finally:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import aiosqlite
 import pytest
 
 from vidhook.receiver.store.group_commit import GroupCommitWriter
@@ -17,19 +17,17 @@ from vidhook.receiver.store.group_commit import GroupCommitWriter
 async def writer(tmp_path: Path) -> AsyncIterator[tuple[GroupCommitWriter, Path, list[int]]]:
     """A started writer over a real SQLite file with one table, and its commit counter."""
     path = tmp_path / "writer.db"
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("CREATE TABLE rows (name TEXT PRIMARY KEY)")
+    db = await aiosqlite.connect(path, isolation_level=None)
+    await db.execute("PRAGMA journal_mode=WAL")
+    await db.execute("PRAGMA synchronous=FULL")
+    await db.execute("CREATE TABLE rows (name TEXT PRIMARY KEY)")
     commits: list[int] = []
-    thread = ThreadPoolExecutor(1)
-    writer = GroupCommitWriter(conn, thread)
+    writer = GroupCommitWriter(db)
     writer.after_commit.append(lambda: commits.append(1))
     writer.start()
     yield writer, path, commits
     await writer.stop()
-    thread.submit(conn.close).result()
-    thread.shutdown()
+    await db.close()
 
 
 def insert(name: str):

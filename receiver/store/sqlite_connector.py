@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
+
+import aiosqlite
 
 from vidhook.receiver.errors import StoreDamaged, StoreUnavailable
 from vidhook.receiver.private_files import prepare_sqlite_file
 from vidhook.receiver.store.connector import Row, Script, Statement, result_of
-from vidhook.receiver.store.group_commit import GroupCommitWriter
+from vidhook.receiver.store.group_commit import GroupCommitWriter, on_connection_thread
 from vidhook.receiver.store.sql import dialect_queries, migrations
 from vidhook.receiver.store.sqlite_check import check_database
 
@@ -46,9 +47,9 @@ def sqlite_path(url: str) -> str:
 
 
 class SqliteConnector:
-    """A SQLite file: writes go through one group-commit writer thread and connection; reads
-    use a second connection and thread, which WAL lets run beside the writer. In memory, one
-    connection and thread serve both (a second connection would be another database).
+    """A SQLite file: writes go through one group-commit writer on one aiosqlite connection
+    (and its thread); reads use a second connection, which WAL lets run beside the writer. In
+    memory, one connection serves both (a second connection would be another database).
 
     The delivery worker's leases and attempts are written with `durable=False` (see
     GroupCommitWriter): they need no disk flush of their own."""
@@ -56,45 +57,39 @@ class SqliteConnector:
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = sqlite_path(url)
-        self._threads: list[ThreadPoolExecutor] = []
-        self._conns: list[sqlite3.Connection] = []
+        self._dbs: list[aiosqlite.Connection] = []
         self._writer: GroupCommitWriter | None = None
-        self._reader: tuple[ThreadPoolExecutor, sqlite3.Connection] | None = None
+        self._reader: aiosqlite.Connection | None = None
         self._callbacks: list[Callable[[], None]] = []
         self._wake_after_commit = False
 
     async def open(self) -> None:
         """Check the file, connect, set the pragmas that make commits durable, and migrate."""
-        writer_thread = self._thread("writer")
         try:
             if self.path:
-                await self._on(writer_thread, lambda: check_database(self.path))
+                await asyncio.to_thread(check_database, self.path)
             prepare_sqlite_file(self.path)  # a new file is created 0600, and its WAL follows
-            conn = await self._on(writer_thread, self._connect_writer)
-            reader_thread, reader = writer_thread, conn
-            if self.path:
-                reader_thread = self._thread("reader")
-                reader = await self._on(reader_thread, self._connect)
+            writer = await self._connect()
+            await on_connection_thread(writer, _set_up_writer)
+            reader = await self._connect() if self.path else writer
         except (sqlite3.Error, OSError) as exc:
             await self.close()
             raise StoreUnavailable(f"cannot open SQLite store {self.path!r}: {exc}") from None
         except StoreDamaged:
             await self.close()
             raise
-        self._reader = (reader_thread, reader)
-        self._writer = GroupCommitWriter(conn, writer_thread)
+        self._reader = reader
+        self._writer = GroupCommitWriter(writer)
         self._writer.after_commit.append(self._after_commit)
         self._writer.start()
 
     async def close(self) -> None:
-        """Finish queued writes, close the connections and stop the threads."""
+        """Finish queued writes, close the connections and stop their threads."""
         if self._writer is not None:
             await self._writer.stop()
-        for conn, thread in zip(self._conns, self._threads, strict=False):
-            await self._on(thread, conn.close)
-        for thread in self._threads:
-            thread.shutdown(wait=True)
-        self._threads, self._conns = [], []
+        for db in self._dbs:
+            await db.close()
+        self._dbs = []
         self._writer = self._reader = None
 
     def on_wake(self, callback: Callable[[], None]) -> None:
@@ -105,9 +100,8 @@ class SqliteConnector:
         """Run a reading statement on the reader's connection."""
         if self._reader is None:
             raise StoreUnavailable("the store is not open")
-        thread, conn = self._reader
         try:
-            return await self._on(thread, lambda: self._run(conn, statement))
+            return await on_connection_thread(self._reader, lambda c: self._run(c, statement))
         except sqlite3.Error as exc:
             raise StoreUnavailable(f"the store does not answer: {exc}") from None
 
@@ -158,30 +152,24 @@ class SqliteConnector:
             for callback in self._callbacks:
                 callback()
 
-    def _connect_writer(self) -> sqlite3.Connection:
-        conn = self._connect()
-        for pragma in _PRAGMAS:
-            conn.execute(f"PRAGMA {pragma}")
-        _migrate(conn)
-        return conn
+    async def _connect(self) -> aiosqlite.Connection:
+        """A connection with its own thread (aiosqlite's), rows read as dicts."""
+        db = await aiosqlite.connect(self.path or ":memory:", isolation_level=None)
+        self._dbs.append(db)
+        await on_connection_thread(db, _set_up_connection)
+        return db
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path or ":memory:", isolation_level=None, check_same_thread=False
-        )
-        conn.row_factory = _dict_row
-        conn.execute("PRAGMA busy_timeout=10000")
-        self._conns.append(conn)
-        return conn
 
-    def _thread(self, role: str) -> ThreadPoolExecutor:
-        thread = ThreadPoolExecutor(1, thread_name_prefix=f"vidhook-sqlite-{role}")
-        self._threads.append(thread)
-        return thread
+def _set_up_connection(conn: sqlite3.Connection) -> None:
+    conn.row_factory = _dict_row
+    conn.execute("PRAGMA busy_timeout=10000")
 
-    @staticmethod
-    async def _on(thread: ThreadPoolExecutor, fn: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(thread, fn)
+
+def _set_up_writer(conn: sqlite3.Connection) -> None:
+    """The pragmas that make commits durable, then the pending migrations."""
+    for pragma in _PRAGMAS:
+        conn.execute(f"PRAGMA {pragma}")
+    _migrate(conn)
 
 
 def _dict_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:

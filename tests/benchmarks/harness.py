@@ -251,7 +251,7 @@ def commit_latency_ms(workdir: Path, commits: int = 200) -> float:
 def machine(workdir: Path) -> dict[str, str]:
     """What the figures were measured on."""
     versions = []
-    for name in ("litestar", "uvicorn", "uvloop", "httptools"):
+    for name in ("litestar", "uvicorn", "uvloop", "httptools", "aiosqlite"):
         with contextlib.suppress(PackageNotFoundError):
             versions.append(f"{name} {version(name)}")
     return {

@@ -2,7 +2,7 @@
 
 -- name: task_row
 SELECT source, task_id, status, labels, created_at, updated_at,
-       poll, poll_next_at, poll_deadline, poll_interval, poll_errors
+       poll, poll_next_at, poll_deadline, poll_interval, poll_errors, grace_until
 FROM tasks WHERE source = :source AND task_id = :task_id
 
 -- name: lock_task
@@ -10,12 +10,12 @@ SELECT labels FROM tasks WHERE source = :source AND task_id = :task_id FOR UPDAT
 
 -- name: insert_registered_task
 INSERT INTO tasks (source, task_id, status, rank, labels, created_at, updated_at,
-                   poll, poll_next_at, poll_deadline, poll_interval, poll_errors)
+                   poll, poll_next_at, poll_deadline, poll_interval, poll_errors, grace_until)
 VALUES (:source, :task_id, 'registered', -1, :labels, :now, :now,
-        :poll, :next_at, :deadline, :interval, 0)
+        :poll, :next_at, :deadline, :interval, 0, :grace_until)
 ON CONFLICT (source, task_id) DO NOTHING
 RETURNING source, task_id, status, labels, created_at, updated_at,
-          poll, poll_next_at, poll_deadline, poll_interval, poll_errors
+          poll, poll_next_at, poll_deadline, poll_interval, poll_errors, grace_until
 
 -- name: update_registered_task
 UPDATE tasks SET labels = :labels, updated_at = :now,
@@ -23,16 +23,22 @@ UPDATE tasks SET labels = :labels, updated_at = :now,
     poll_next_at = CASE WHEN :poll AND rank < 2 THEN :next_at ELSE poll_next_at END,
     poll_deadline = CASE WHEN :poll AND rank < 2 THEN :deadline ELSE poll_deadline END,
     poll_interval = CASE WHEN :poll AND rank < 2 THEN :interval ELSE poll_interval END,
-    poll_errors = CASE WHEN :poll AND rank < 2 THEN 0 ELSE poll_errors END
+    poll_errors = CASE WHEN :poll AND rank < 2 THEN 0 ELSE poll_errors END,
+    grace_until = coalesce(grace_until, :grace_until)
 WHERE source = :source AND task_id = :task_id
 RETURNING source, task_id, status, labels, created_at, updated_at,
-          poll, poll_next_at, poll_deadline, poll_interval, poll_errors
+          poll, poll_next_at, poll_deadline, poll_interval, poll_errors, grace_until
 
 -- name: list_tasks
 SELECT source, task_id, status, labels, created_at, updated_at,
-       poll, poll_next_at, poll_deadline, poll_interval, poll_errors
+       poll, poll_next_at, poll_deadline, poll_interval, poll_errors, grace_until
 FROM tasks
-WHERE (:source::text IS NULL OR source = :source) AND (:polling::boolean IS NULL OR poll = :polling)
+WHERE (:source::text IS NULL OR source = :source) AND CASE :state::text
+    WHEN 'open' THEN rank < 2
+    WHEN 'done' THEN rank >= 2
+    WHEN 'overdue' THEN rank < 2 AND grace_until <= :now::double precision
+    WHEN 'polling' THEN poll AND (grace_until IS NULL OR grace_until <= :now::double precision)
+    ELSE true END
 ORDER BY updated_at DESC, source, task_id LIMIT :limit
 
 -- name: claim_polls
@@ -46,11 +52,11 @@ WITH due AS (
     UPDATE tasks t SET poll_next_at = :lease_until
     FROM due WHERE t.source = due.source AND t.task_id = due.task_id
     RETURNING t.source, t.task_id, t.status, t.labels, t.created_at, t.updated_at,
-              t.poll, t.poll_next_at, t.poll_deadline, t.poll_interval, t.poll_errors,
+              t.poll, t.poll_next_at, t.poll_deadline, t.poll_interval, t.poll_errors, t.grace_until,
               due.poll_next_at AS was_due
 )
 SELECT source, task_id, status, labels, created_at, updated_at,
-       poll, poll_next_at, poll_deadline, poll_interval, poll_errors
+       poll, poll_next_at, poll_deadline, poll_interval, poll_errors, grace_until
 FROM claimed ORDER BY was_due
 
 -- name: schedule_poll
@@ -61,6 +67,12 @@ WHERE source = :source AND task_id = :task_id
 -- name: stop_poll
 UPDATE tasks SET poll = false, poll_next_at = NULL, poll_errors = :errors
 WHERE source = :source AND task_id = :task_id
+
+-- name: task_counts
+-- Open tasks (no final status yet), and those of them past their callback grace.
+SELECT count(*) AS open,
+       coalesce(sum(CASE WHEN grace_until <= :now::double precision THEN 1 ELSE 0 END), 0) AS overdue
+FROM tasks WHERE rank < 2
 
 -- name: next_poll_at
 SELECT min(poll_next_at) AS at FROM tasks WHERE poll
@@ -100,3 +112,16 @@ UPDATE tasks SET status = :status, rank = :rank, updated_at = :now,
     poll = CASE WHEN :rank >= 2 THEN false WHEN poll_deadline IS NOT NULL THEN true ELSE poll END,
     poll_next_at = CASE WHEN :rank < 2 AND poll_deadline IS NOT NULL THEN :at ELSE poll_next_at END
 WHERE source = :source AND task_id = :task_id
+
+-- name: take_query_turn
+-- The key's next turn, at `now` or later, unless it is more than `max_wait` away (no row).
+-- The upsert locks the key's row, so instances asking at once take turns one after another.
+INSERT INTO query_pace (key, next_at) VALUES (:key, :now::double precision + :spacing)
+ON CONFLICT (key) DO UPDATE
+    SET next_at = greatest(query_pace.next_at, :now::double precision) + :spacing
+WHERE query_pace.next_at <= :now::double precision + :max_wait
+RETURNING next_at - :spacing AS turn
+
+-- name: pause_queries
+INSERT INTO query_pace (key, next_at) VALUES (:key, :until)
+ON CONFLICT (key) DO UPDATE SET next_at = greatest(query_pace.next_at, excluded.next_at)

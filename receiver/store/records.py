@@ -23,6 +23,7 @@ __all__ = [
     "SinkStats",
     "StoredEvent",
     "TaskRecord",
+    "TaskState",
 ]
 
 # Picks (rule, sink) pairs for an event; called inside the ingest transaction, after labels merge.
@@ -152,7 +153,11 @@ class SinkStats(msgspec.Struct, kw_only=True):
 
 
 class TaskRecord(msgspec.Struct, kw_only=True):
-    """A task vidhook knows of: its latest status, labels and polling state."""
+    """A task vidhook knows of: its latest status, labels and polling state.
+
+    `grace_until` (unix time) is set for a task whose provider calls back: past it with no
+    final status, the task is overdue and the safety net polls it.
+    """
 
     source: str
     task_id: str
@@ -165,11 +170,18 @@ class TaskRecord(msgspec.Struct, kw_only=True):
     poll_deadline: float | None
     poll_interval: float | None
     poll_errors: int
+    grace_until: float | None = None
+
+
+# Which tasks `list_tasks` lists: see the Store protocol.
+TaskState = Literal["open", "done", "overdue", "polling"]
 
 
 class PollPlan(msgspec.Struct, kw_only=True):
-    """When to query a task first, how often after that, and when to give up on it."""
+    """When to query a task first, how often after that, and when to give up on it; for a
+    task whose provider calls back, also until when its final callback is awaited."""
 
     next_at: float
     interval: float
     deadline: float
+    grace_until: float | None = None

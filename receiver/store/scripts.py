@@ -145,7 +145,7 @@ def register_task(
     source: str, task_id: str, labels: dict[str, str], *, now: str, poll: PollPlan | None
 ) -> Script[TaskRecord]:
     """Insert a task as `registered`, or merge `labels` over a known task's under its row's
-    lock; with a plan, poll it unless it already ended."""
+    lock; with a plan, poll it unless it already ended (a `grace_until` once set is kept)."""
     key = {"source": source, "task_id": task_id}
     params = {
         **key,
@@ -154,6 +154,7 @@ def register_task(
         "next_at": poll.next_at if poll else None,
         "deadline": poll.deadline if poll else None,
         "interval": poll.interval if poll else None,
+        "grace_until": poll.grace_until if poll else None,
     }
     row = yield fetch_one("insert_registered_task", **params, labels=rows.encode(labels))
     if row is None:

@@ -49,7 +49,10 @@ class Store(StoreReads):
     `poll_errors`. `claim_polls` takes up to `limit` of one source's due polled tasks and
     pushes their next poll `lease` seconds out; `set_poll` schedules the next poll (keeping
     `poll_interval` when given None) or, with `next_at=None`, stops polling. Ingest stops
-    polling a task once it reaches a terminal status.
+    polling a task once it reaches a terminal status. A plan's `grace_until` (the safety
+    net's: until then a callback is awaited) is kept once set. `take_query_turn` hands out a
+    provider API key's query turns, `spacing` apart, to every instance on the database, and
+    `pause_queries` holds them back after a 429.
 
     Held events: `release_held` and `reject_held` settle an event held for confirmation (see
     `scripts.py`). Times the caller passes (`now`) are used as given; `clock` is read only
@@ -172,6 +175,21 @@ class Store(StoreReads):
         params = {"source": source, "now": now, "lease_until": now + lease, "limit": limit}
         claimed = await self.connector.write(fetch_all("claim_polls", **params))
         return [rows.task(r) for r in claimed]
+
+    async def take_query_turn(
+        self, key: str, now: float, spacing: float, max_wait: float
+    ) -> float | None:
+        """The pace key's next turn (unix time, never before `now`; the one after it is
+        `spacing` later), shared by every instance on the database; None, taking nothing,
+        when that turn is more than `max_wait` after `now`."""
+        params = {"key": key, "now": now, "spacing": spacing, "max_wait": max_wait}
+        row = await self.connector.write(fetch_one("take_query_turn", **params), durable=False)
+        return None if row is None else float(row["turn"])
+
+    async def pause_queries(self, key: str, until: float) -> None:
+        """Give the pace key no turn before `until` (a provider's 429 Retry-After)."""
+        statement = execute("pause_queries", key=key, until=until)
+        await self.connector.write(statement, durable=False)
 
     async def set_poll(
         self,

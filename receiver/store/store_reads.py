@@ -16,6 +16,7 @@ from vidhook.receiver.store.records import (
     SinkStats,
     StoredEvent,
     TaskRecord,
+    TaskState,
 )
 
 __all__ = ["StoreReads"]
@@ -27,7 +28,9 @@ class StoreReads:
     `list_events` is newest first (by id) with `where.before_id` as the cursor, and
     `count_events` counts the same filter; `held_events` lists events held for confirmation,
     oldest first; `next_due` is when the next unleased pending delivery (of `sinks`, if given)
-    is due; `next_poll_at` the earliest next poll of a polled task.
+    is due; `next_poll_at` the earliest next poll of a polled task. `list_tasks` lists tasks by
+    state at `now`: `open` (no final status), `done`, `overdue` (open and past `grace_until`)
+    or `polling` (polled, and past any grace); `task_counts` counts (open, overdue).
     """
 
     def __init__(self, connector: Connector, *, clock: Callable[[], float] = time.time) -> None:
@@ -106,11 +109,16 @@ class StoreReads:
         return None if row is None else rows.task(row)
 
     async def list_tasks(
-        self, source: str | None, polling: bool | None, limit: int
+        self, source: str | None, state: TaskState | None, limit: int, *, now: float
     ) -> list[TaskRecord]:
-        """Tasks, most recently changed first."""
-        params = {"source": source, "polling": polling, "limit": limit}
+        """Tasks in `state` at `now` (any state: None), most recently changed first."""
+        params = {"source": source, "state": state, "now": now, "limit": limit}
         return [rows.task(r) for r in await self._all("list_tasks", **params)]
+
+    async def task_counts(self, now: float) -> tuple[int, int]:
+        """How many tasks are open, and how many of them are overdue, at `now`."""
+        row = await self._one("task_counts", now=now)
+        return (0, 0) if row is None else (int(row["open"]), int(row["overdue"]))
 
     async def next_poll_at(self) -> float | None:
         row = await self._one("next_poll_at")

@@ -123,6 +123,9 @@ async def metrics(services: NamedDependency[Services]) -> Response[bytes]:
     services.metrics.outbox_depth.set(depth)
     now = services.clock()
     services.metrics.oldest_pending_age.set(max(0.0, now - oldest) if oldest else 0.0)
+    open_tasks, overdue = await services.store.task_counts(now)
+    services.metrics.tasks_open.set(open_tasks)
+    services.metrics.tasks_overdue.set(overdue)
     body = generate_latest(services.metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 

@@ -12,6 +12,7 @@ import msgspec
 
 from vidhook.receiver.config_hints import choice_hint, key_hint
 from vidhook.receiver.config_positions import split_path, with_position
+from vidhook.receiver.durations import source_durations
 from vidhook.receiver.errors import BadRequest, ConfigError
 from vidhook.receiver.identifiers import MAX_NAME, check_labels
 from vidhook.receiver.providers import PROVIDER_NAMES, PROVIDERS, ProviderName, SourceConfig
@@ -41,6 +42,7 @@ __all__ = [
     "parse_duration",
     "parse_settings",
     "trusted_proxies_for",
+    "unrecoverable_callbacks",
 ]
 
 Scope = Literal["read", "admin", "submit"]
@@ -172,7 +174,7 @@ def parse_settings(
         raise ConfigError(f"{origin}: not valid TOML: {exc}") from None
     try:
         try:
-            expanded = expand_env(raw, dict(os.environ) if env is None else env)
+            expanded = source_durations(expand_env(raw, dict(os.environ) if env is None else env))
         except ConfigError as exc:
             raise ConfigError(f"{origin}: {exc.message}") from None
         settings = _decode(expanded, origin)
@@ -290,6 +292,10 @@ def _check_provider_api(source: SourceConfig, where: str) -> None:
     for field in ("poll_interval", "poll_timeout", "max_polls_in_flight"):
         if getattr(source, field) <= 0:
             raise ConfigError(f"{where}.{field}: must be above 0")
+    if not source.callback_grace >= 0:  # written so, it refuses nan too
+        raise ConfigError(f"{where}.callback_grace: must be 0 or more")
+    if source.queries_per_minute is not None and not source.queries_per_minute > 0:
+        raise ConfigError(f"{where}.queries_per_minute: must be above 0")
     if not source.confirm:
         return
     if PROVIDERS[source.provider].task_api is None:
@@ -309,6 +315,31 @@ def check_polled_sources(settings: Settings, origin: str = "<config>") -> None:
         if not PROVIDERS[source.provider].calls_back:
             why = f"{source.provider} never calls back, so vidhook polls its tasks"
             _require_task_api(source, f"{origin}: sources.{name}", why)
+
+
+def unrecoverable_callbacks(settings: Settings) -> list[str]:
+    """Warnings for sources whose lost callbacks vidhook cannot recover: the provider calls
+    back, but vidhook cannot read its tasks (no task API, no `api_key` or no `base_url`), so
+    the safety net that polls a task whose callback did not come cannot run."""
+    warnings = []
+    for name, source in settings.sources.items():
+        provider = PROVIDERS[source.provider]
+        if not provider.calls_back:
+            continue
+        if provider.task_api is None:
+            missing = f"{source.provider} has no task API to poll"
+        elif source.api_key is None:
+            missing = "it has no api_key"
+        elif provider.needs_base_url and not source.base_url:
+            missing = "it has no base_url"
+        else:
+            continue
+        warnings.append(
+            f"sources.{name}: a lost callback cannot be recovered, because {missing}; vidhook"
+            " polls a task whose callback has not come within callback_grace only with the"
+            " provider's API key"
+        )
+    return warnings
 
 
 def _require_task_api(source: SourceConfig, where: str, why: str) -> None:

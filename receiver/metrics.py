@@ -53,6 +53,20 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.tasks_open = Gauge(
+            "vidhook_tasks_open", "Tasks vidhook knows that have no final status yet", registry=r
+        )
+        self.tasks_overdue = Gauge(
+            "vidhook_tasks_overdue",
+            "Open tasks whose final callback has not come within callback_grace",
+            registry=r,
+        )
+        self.safety_net_events = Counter(
+            "vidhook_safety_net_events",
+            "Events found by polling a task whose callback did not come, by source",
+            ["source"],
+            registry=r,
+        )
         self.polls = Counter(
             "vidhook_polls",
             "Provider task queries by source and outcome",

@@ -1,11 +1,11 @@
-"""The grammar of `submit`, `watch` and `simulate`."""
+"""The grammar of `submit`, `watch`, `tasks` and `simulate`."""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from vidhook.receiver.cli.parser import add_config_option, command
+from vidhook.receiver.cli.parser import add_common, add_config_option, command
 
 __all__ = ["register"]
 
@@ -35,6 +35,24 @@ def register(commands: Any) -> None:
     watch.add_argument("source", metavar="SOURCE", help="the source the task belongs to")
     watch.add_argument("task_id", metavar="TASK_ID", help="the provider's task id")
     _add_label_options(watch)
+
+    tasks = command(
+        commands, "tasks", "task_list:run_tasks",
+        "tasks vidhook knows, most recently changed first",
+        ["vidhook tasks --overdue", "vidhook tasks --state polling --source evolink"],
+    )  # fmt: skip
+    add_common(tasks)
+    tasks.add_argument("--source", metavar="SOURCE", help="tasks of SOURCE")
+    which = tasks.add_mutually_exclusive_group()
+    which.add_argument(
+        "--state", choices=("open", "done", "overdue", "polling"), help="tasks in this state"
+    )
+    which.add_argument(
+        "--overdue",
+        action="store_true",
+        help="open tasks whose callback is later than callback_grace (--state overdue)",
+    )
+    tasks.add_argument("--limit", type=int, default=100, help="at most this many (default 100)")
 
     simulate = command(
         commands, "simulate", "simulating:run_simulate",

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import gc
 import socket
+import sys
 import tomllib
 
 import msgspec
@@ -16,7 +17,12 @@ from vidhook.receiver.cli.config_source import (
     open_configured_store,
     resolve_settings,
 )
-from vidhook.receiver.config import Settings, check_polled_sources, load_settings
+from vidhook.receiver.config import (
+    Settings,
+    check_polled_sources,
+    load_settings,
+    unrecoverable_callbacks,
+)
 from vidhook.receiver.defaults import unsaved_default_settings
 from vidhook.receiver.errors import StoreUnavailable, Unreachable
 from vidhook.receiver.listeners import serve
@@ -127,6 +133,9 @@ def run_check(args: argparse.Namespace) -> int:
         check_polled_sources(settings, path)
     services = build_services(settings, config_path=path)
     print(f"{path or 'the embedded default'}: OK")
+    if path is not None:  # the embedded default has no keys, and says so at start
+        for warning in unrecoverable_callbacks(settings):
+            print(f"warning: {warning}", file=sys.stderr)
     print(f"sources ({len(services.sources)}):")
     # Masked by default: the systemd unit runs check before each start, into the journal.
     masked = not args.show_secrets

@@ -20,8 +20,18 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=5.0, help="seconds until a task ends")
     parser.add_argument("--outcome", choices=["completed", "failed"], default="completed")
     parser.add_argument("--api-key", help="the only key accepted (default: any)")
+    parser.add_argument(
+        "--drop-callbacks",
+        action="store_true",
+        help="never call back, as if every callback were lost (try vidhook's safety net)",
+    )
     args = parser.parse_args()
-    fake = FakeProvider(delay=args.delay, outcome=args.outcome, api_key=args.api_key)
+    fake = FakeProvider(
+        delay=args.delay,
+        outcome=args.outcome,
+        api_key=args.api_key,
+        drop_callbacks=args.drop_callbacks,
+    )
     print("fake providers; set each source's base_url to:")
     for name in FAKE_APIS:
         print(f"  {name:12} http://{args.host}:{args.port}/{name}")

@@ -3,7 +3,9 @@
 Each provider lives under its own prefix, so a source's `base_url` is `{fake}/{provider}`
 (for example `http://127.0.0.1:9100/vibegen`). A task is `processing` until `delay`
 seconds after its creation, then ends with `outcome`; providers that call back POST their
-callback to the create body's `callback_url` at that moment (retried twice on failure).
+callback to the create body's `callback_url` at that moment (retried twice on failure),
+unless `drop_callbacks` is set: then the callback is lost, as when a provider gives up, and
+`call_back(task_id)` sends it late.
 Errors can be queued with `fail()`: the next matching requests answer with that status in
 the provider's own error shape. Every request is recorded in `requests`.
 """
@@ -70,6 +72,7 @@ class FakeProvider:
         poll_interval: float = 2.0,
         answer_delay: float = 0.0,
         callback_verify: bool | ssl.SSLContext = True,
+        drop_callbacks: bool = False,
     ) -> None:
         self.delay = delay
         self.outcome: Literal["completed", "failed"] = outcome
@@ -77,12 +80,16 @@ class FakeProvider:
         self.poll_interval = poll_interval
         self.answer_delay = answer_delay
         self.callback_verify = callback_verify
+        self.drop_callbacks = drop_callbacks
         self.tasks: dict[str, FakeTask] = {}
         self.requests: list[Seen] = []
         self.callbacks: list[tuple[str, int | str]] = []
         self.failures: list[Failure] = []
         self.querying = 0
         self.most_querying = 0
+        # The most queries of one task that were answered at once (several pollers' doing).
+        self.most_querying_one_task = 0
+        self._querying_task: dict[str, int] = {}
         self._background: set[asyncio.Task[None]] = set()
 
     def fail(self, status: int, *, times: int = 1, on: Kind = "any", **options: Any) -> None:
@@ -99,9 +106,20 @@ class FakeProvider:
             provider, task_id, model, self.outcome, finish_at, url, poll_interval=self.poll_interval
         )
         self.tasks[task_id] = task
-        if url and FAKE_APIS[provider].callback is not None:
+        if url and FAKE_APIS[provider].callback is not None and not self.drop_callbacks:
             self._spawn(self._call_back(task))
         return task_id
+
+    async def call_back(self, task_id: str) -> httpx.Response:
+        """Send a task's callback once, now, in the state the task is in now."""
+        task = self.tasks[task_id]
+        dialect = FAKE_APIS[task.provider]
+        assert dialect.callback is not None and task.callback_url is not None
+        body = dialect.callback(task, dialect.words[task.status()])
+        async with httpx.AsyncClient(timeout=10, verify=self.callback_verify) as client:
+            response = await client.post(task.callback_url, json=body)
+        self.callbacks.append((task.callback_url, response.status_code))
+        return response
 
     def seen(self, kind: str, provider: str | None = None) -> list[Seen]:
         """The requests of one kind (`create`, `query`), optionally of one provider."""
@@ -179,10 +197,13 @@ class FakeProvider:
             return 404, dialect.error(404, "Task not found"), []
         self.querying += 1
         self.most_querying = max(self.most_querying, self.querying)
+        same = self._querying_task[task_id] = self._querying_task.get(task_id, 0) + 1
+        self.most_querying_one_task = max(self.most_querying_one_task, same)
         try:
             await asyncio.sleep(self.answer_delay)
         finally:
             self.querying -= 1
+            self._querying_task[task_id] -= 1
         return 200, dialect.query(task, dialect.words[task.status()]), []
 
     def _spawn(self, work: Any) -> None:

@@ -69,7 +69,9 @@ class TaskApi(Generic[C]):
 
     `default_base_url` is None where each deployment has its own address, so a source must set
     `base_url`. `query_request` builds the request that reads one task (base URL, task id);
-    `read_query` reads its answer, which polling and `confirm` use.
+    `read_query` reads its answer, which polling and `confirm` use. `queries_per_minute` is
+    how many task reads one API key may make, as the provider publishes it (a cautious 600
+    where it publishes none); a source's `queries_per_minute` overrides it.
     """
 
     default_base_url: str | None
@@ -78,6 +80,7 @@ class TaskApi(Generic[C]):
     read_query: Callable[[bytes, C], TaskReport]
     read_created: Callable[[bytes], CreatedTask]
     fake: FakeApi
+    queries_per_minute: float = 600.0
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,14 @@ class SourceConfigBase(ConfigStruct, tag_field="provider"):
     api_key: str | None = None
     base_url: str | None = None
     confirm: bool = False
+    # Durations in seconds; the config also takes "30s", "10m", "2h", "1d" (see durations.py).
     poll_interval: float = 10.0
     poll_timeout: float = 1800.0
     max_polls_in_flight: int = 8
+    # How long a task may go without its final callback before vidhook polls it.
+    callback_grace: float = 600.0
+    # Task queries per minute per provider API key; None: the provider's published limit.
+    queries_per_minute: float | None = None
     labels: dict[str, str] = {}
     rate_limit: float | None = None
     rate_burst: int | None = None

@@ -221,5 +221,6 @@ PROVIDER = Provider(
             callback=_fake_callback,
             error=_fake_error,
         ),
+        queries_per_minute=1000,  # vibegen's published limit per API key
     ),
 )

@@ -11,11 +11,13 @@ from vidhook.receiver.services import Services
 from vidhook.receiver.tasks.confirm import ConfirmWorker
 from vidhook.receiver.tasks.poller import Poller
 from vidhook.receiver.tasks.provider_api import ProviderApi
+from vidhook.receiver.tasks.query_pacing import QueryPacers
 
 __all__ = ["task_workers"]
 
 
 def task_workers(services: Services) -> list[Poller | ConfirmWorker]:
-    """The poller and the confirm worker, sharing one bound on each source's task reads."""
-    api = ProviderApi(services.http)
+    """The poller and the confirm worker, sharing one bound on each source's task reads and
+    one pace per provider API key."""
+    api = ProviderApi(services.http, QueryPacers(services.store))
     return [Poller(services, api), ConfirmWorker(services, api)]

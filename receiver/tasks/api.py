@@ -16,7 +16,7 @@ from vidhook.receiver.errors import NotFound
 from vidhook.receiver.identifiers import MAX_NAME, MAX_TASK_ID, check_value
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source
-from vidhook.receiver.store.records import EventFilter, StoredEvent, TaskRecord
+from vidhook.receiver.store.records import EventFilter, StoredEvent, TaskRecord, TaskState
 from vidhook.receiver.tasks.provider_api import ProviderApi
 from vidhook.receiver.tasks.submit import (
     SubmitRequest,
@@ -131,11 +131,16 @@ class TasksController(Controller):
         self,
         services: NamedDependency[Services],
         source: Annotated[str | None, QueryParameter(max_length=MAX_NAME)] = None,
-        polling: Annotated[bool | None, QueryParameter()] = None,
+        # `state` is a name Litestar keeps for itself: the parameter is renamed on the way in.
+        task_state: Annotated[TaskState | None, QueryParameter(name="state")] = None,
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
     ) -> TaskList:
-        """Tasks, most recently changed first; `polling=true` lists those still polled."""
-        return TaskList(items=await services.store.list_tasks(source, polling, limit))
+        """Tasks, most recently changed first. `state`: `open` (no final status yet), `done`,
+        `overdue` (open, and its provider's final callback is later than `callback_grace`)
+        or `polling` (being polled now, by the safety net or because the provider never
+        calls back)."""
+        found = await services.store.list_tasks(source, task_state, limit, now=services.clock())
+        return TaskList(items=found)
 
     @get(
         "/{source:str}/{task_id:str}",

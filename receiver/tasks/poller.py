@@ -6,6 +6,11 @@ intake path as a callback, with `verified_by = ["poll"]`. A task is polled at th
 provider's `poll_interval_seconds` when it gives one, else the source's `poll_interval`;
 after an error or a 429 the wait doubles per failure, with jitter, and honours
 `Retry-After`. At `poll_timeout` the task ends in `task.failed` with `error.code = "timeout"`.
+
+The same loop is the safety net of providers that call back: their submitted tasks are due
+once their `callback_grace` has passed with no final status (a final callback stops them
+first), and after a start every task whose grace ran out meanwhile is simply due, its
+queries paced per API key by `ProviderApi`.
 """
 
 from __future__ import annotations
@@ -68,7 +73,14 @@ class Poller:
     def start(self) -> None:
         """Start the claim loop."""
         for source in self.services.sources.values():
-            if not source.provider.calls_back and not can_query(source):
+            if can_query(source):
+                continue
+            if source.provider.calls_back:
+                log.info(
+                    "a lost callback of this source cannot be recovered: set its api_key (and"
+                    " base_url if the provider has no default)", source=source.name,
+                )  # fmt: skip
+            else:
                 log.warning(
                     "source is never polled: set its api_key (and base_url if the provider"
                     " has no default)", source=source.name,
@@ -171,8 +183,16 @@ class Poller:
                 status_code=502,
                 code="provider_error",
             )
-        await self.services.intake.accept(source, queried.report, queried.raw, ["poll"])
+        result = await self.services.intake.accept(source, queried.report, queried.raw, ["poll"])
         self.services.metrics.polls.labels(source.name, "ok").inc()
+        if _overdue(source, record, self.services.clock()) and not (
+            result.duplicate or result.stale
+        ):
+            self.services.metrics.safety_net_events.labels(source.name).inc()
+            log.info(
+                "polling found what no callback brought", source=source.name,
+                task_id=record.task_id, status=queried.report.status, event_id=result.event.id,
+            )  # fmt: skip
         return queried.report
 
     async def _next(
@@ -234,3 +254,10 @@ class Poller:
         )
         self.services.metrics.polls.labels(source.name, "timeout").inc()
         log.warning("task timed out", source=source.name, task_id=record.task_id)
+
+
+def _overdue(source: Source, record: TaskRecord, now: float) -> bool:
+    """Whether this poll is the safety net's: the provider calls back, and the task's final
+    callback is past its grace."""
+    grace_until = record.grace_until
+    return source.provider.calls_back and grace_until is not None and now >= grace_until

@@ -3,7 +3,8 @@
 Every call carries the source's `api_key` as `Authorization: Bearer`. A provider's error
 answer becomes an `UpstreamError` with the provider's status and message, so a caller sees
 401, 402 (insufficient credits), 429 or 5xx just as the provider said it. Task reads of one
-source share a bound (`max_polls_in_flight`), whether polling or confirming asks.
+source share a bound (`max_polls_in_flight`), whether polling or confirming asks, and given
+`QueryPacers` the reads of one API key are paced to its query rate (see `query_pacing`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from vidhook.receiver.providers.base import ProviderRequest, TaskApi
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import RawRequest
 from vidhook.receiver.stored_headers import stored_headers
+from vidhook.receiver.tasks.query_pacing import QueryPacers
 from vidhook.routes.sinks.http import parse_retry_after
 
 __all__ = [
@@ -93,8 +95,9 @@ def task_api(source: Source) -> TaskApi[Any]:
 class ProviderApi:
     """The provider APIs of every source, over one injected HTTP client."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, pacers: QueryPacers | None = None) -> None:
         self.http = http
+        self.pacers = pacers
         self._limits: dict[str, asyncio.Semaphore] = {}
 
     async def create(self, source: Source, body: dict[str, Any]) -> tuple[int, bytes]:
@@ -110,8 +113,16 @@ class ProviderApi:
         limit = self._limits.setdefault(
             source.name, asyncio.Semaphore(source.config.max_polls_in_flight)
         )
+        pacer = self.pacers.of(source) if self.pacers is not None else None
         async with limit:
-            response = await self._send(source, request)
+            if pacer is not None:
+                await pacer.turn()
+            try:
+                response = await self._send(source, request)
+            except ProviderRateLimited as exc:
+                if pacer is not None:
+                    await pacer.pause(exc.retry_after)
+                raise
         report = api.read_query(response.content, source.config)
         raw = RawRequest(
             method=request.method,

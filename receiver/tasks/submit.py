@@ -2,7 +2,9 @@
 
 A submit forwards the provider's own create body, with `callback_url` pointing at vidhook
 where the provider calls back, then records the task with the caller's labels. A task of a
-provider that never calls back, and any task registered to watch, is polled.
+provider that never calls back, and any task registered to watch, is polled. A task of a
+provider that calls back is awaited for the source's `callback_grace`; if no final status
+has come by then, the safety net polls it like any other (`awaiting_callback`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ __all__ = [
     "SubmitRequest",
     "Submitted",
     "WatchRequest",
+    "awaiting_callback",
     "poll_plan",
     "provider_callback_url",
     "submit_task",
@@ -96,6 +99,19 @@ def poll_plan(source: Source, now: float, interval: float | None, *, at_once: bo
     )
 
 
+def awaiting_callback(source: Source, now: float) -> PollPlan:
+    """The safety net's plan for a task whose provider calls back: no poll until
+    `callback_grace` has passed, then polled as any task is, for up to `poll_timeout` more.
+    A final status that comes first, by callback, stops it before it starts."""
+    grace_until = now + source.config.callback_grace
+    return PollPlan(
+        next_at=grace_until,
+        interval=source.config.poll_interval,
+        deadline=grace_until + source.config.poll_timeout,
+        grace_until=grace_until,
+    )
+
+
 async def submit_task(
     source: Source,
     request: SubmitRequest,
@@ -131,8 +147,9 @@ async def submit_task(
             code="unreadable_provider_answer",
         )
     reply = ProviderReply(status_code=status, body=msgspec.Raw(answer))
-    plan = None
-    if not source.provider.calls_back:
+    if source.provider.calls_back:
+        plan = awaiting_callback(source, now)
+    else:
         plan = poll_plan(source, now, created.poll_interval, at_once=False)
     task = await store.register_task(source.name, created.task_id, labels, now=now, poll=plan)
     return Submitted(task=task, provider=reply)
@@ -150,4 +167,6 @@ async def watch_task(
         )
     check_task_id(task_id)
     plan = poll_plan(source, now, None, at_once=True)
+    if source.provider.calls_back:  # polled at once, and overdue if its callback is late
+        plan.grace_until = now + source.config.callback_grace
     return await store.register_task(source.name, task_id, labels, now=now, poll=plan)

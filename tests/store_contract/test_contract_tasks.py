@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import msgspec
+import pytest
 
 from tests.store_contract.samples import RAW, T0, make_event, route_to
 from vidhook.receiver.store.records import EventFilter, PollPlan
@@ -51,8 +52,8 @@ async def test_polling_is_claimed_once_rescheduled_and_stopped(store):
     assert (await store.get_task("vg", "early")).poll_interval == 4.0
     await store.set_poll("vg", "late", next_at=None, errors=0)
     assert (await store.get_task("vg", "late")).poll is False
-    assert [t.task_id for t in await store.list_tasks("vg", True, 10)] == ["early"]
-    assert len(await store.list_tasks(None, None, 10)) == 3
+    assert [t.task_id for t in await store.list_tasks("vg", "polling", 10, now=T0)] == ["early"]
+    assert len(await store.list_tasks(None, None, 10, now=T0)) == 3
 
 
 async def test_two_instances_never_poll_the_same_task_at_once(store, open_another):
@@ -121,3 +122,25 @@ async def test_a_contradicted_event_is_kept_unsent_and_frees_its_slot(store):
     assert (genuine.duplicate, genuine.stale, genuine.deliveries) == (False, False, 1)
     assert await store.count_events(EventFilter(status="completed")) == 1
     assert await store.reject_held(forged.event.id, "again", now=T0) is False
+
+
+async def test_query_turns_are_spaced_shared_by_instances_and_paused(store, open_another):
+    other = await open_another()
+    turns = [await (store, other)[n % 2].take_query_turn("k", T0, 0.5, 30) for n in range(4)]
+    assert turns == pytest.approx([T0, T0 + 0.5, T0 + 1.0, T0 + 1.5])
+    assert await store.take_query_turn("k2", T0, 0.5, 30) == pytest.approx(T0)  # keys apart
+    # Idle time is not saved up for a burst.
+    assert await store.take_query_turn("k", T0 + 100, 0.5, 30) == pytest.approx(T0 + 100)
+    await other.pause_queries("k", T0 + 200)
+    assert await store.take_query_turn("k", T0 + 101, 0.5, 30) is None  # too far: none taken
+    assert await store.take_query_turn("k", T0 + 180, 0.5, 30) == pytest.approx(T0 + 200)
+    await store.pause_queries("k", T0 + 150)  # an earlier pause shortens nothing
+    assert await store.take_query_turn("k", T0 + 180, 0.5, 30) == pytest.approx(T0 + 200.5)
+
+
+async def test_query_turns_asked_at_once_are_all_different(store, open_another):
+    other = await open_another()
+    turns = await asyncio.gather(
+        *(s.take_query_turn("k", T0, 0.25, 30) for _ in range(10) for s in (store, other))
+    )
+    assert sorted(turns) == pytest.approx([T0 + 0.25 * n for n in range(20)])

@@ -74,7 +74,8 @@ async def test_submitted_task_ends_in_a_routed_event_with_its_labels(
     reply = answer.json()
     task_id = reply["task"]["task_id"]
     assert reply["task"]["labels"] == {"team": "growth", "end_user_id": "user-42"}
-    assert reply["task"]["poll"] is not calls_back
+    assert reply["task"]["poll"] is True  # a callback task too: its safety net is armed
+    assert (reply["task"]["grace_until"] is not None) is calls_back
     assert reply["provider"]["status_code"] == 200
     assert task_id in json.dumps(reply["provider"]["body"])
     (create,) = fake_provider.seen("create", provider)
@@ -174,7 +175,7 @@ async def test_provider_errors_keep_the_provider_status_and_message(
     assert error["message"] == f"{provider} answered {status}: {message}"
     if status == 429:
         assert answer.headers["retry-after"] == "7"
-    assert await vidhook.services.store.list_tasks(None, None, 10) == []
+    assert await vidhook.services.store.list_tasks(None, None, 10, now=0) == []
 
 
 async def test_a_create_request_cut_off_on_a_reused_connection_is_sent_once(start_vidhook):

@@ -133,9 +133,6 @@ def run_check(args: argparse.Namespace) -> int:
         check_polled_sources(settings, path)
     services = build_services(settings, config_path=path)
     print(f"{path or 'the embedded default'}: OK")
-    if path is not None:  # the embedded default has no keys, and says so at start
-        for warning in unrecoverable_callbacks(settings):
-            print(f"warning: {warning}", file=sys.stderr)
     print(f"sources ({len(services.sources)}):")
     # Masked by default: the systemd unit runs check before each start, into the journal.
     masked = not args.show_secrets
@@ -149,6 +146,9 @@ def run_check(args: argparse.Namespace) -> int:
     asyncio.run(services.http.aclose())
     if args.connect:
         print(f"store: {asyncio.run(_reach(services.store))} answers")
+    if path is not None:  # the embedded default has no keys, and says so at start
+        for warning in unrecoverable_callbacks(settings):
+            print(f"warning: {warning}", file=sys.stderr)
     return 0
 
 

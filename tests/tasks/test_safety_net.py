@@ -179,7 +179,7 @@ async def test_the_tasks_command_lists_the_overdue_ones(fake, start_vidhook, tmp
     assert overdue in table and "overdue, polled" in table
     assert waiting not in table
     assert await asyncio.to_thread(main, ["tasks", "--json", "--config", str(config)]) == 0
-    listed = {t["task_id"] for t in json.loads(capsys.readouterr().out)["items"]}
+    listed = {json.loads(line)["task_id"] for line in capsys.readouterr().out.splitlines()}
     assert listed == {overdue, waiting}
 
 

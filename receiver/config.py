@@ -12,6 +12,7 @@ import msgspec
 
 from vidhook.receiver.config_hints import choice_hint, key_hint
 from vidhook.receiver.config_positions import split_path, with_position
+from vidhook.receiver.durations import parse_duration as text_duration
 from vidhook.receiver.durations import source_durations
 from vidhook.receiver.errors import BadRequest, ConfigError
 from vidhook.receiver.identifiers import MAX_NAME, check_labels
@@ -83,17 +84,13 @@ class ServerConfig(_Config):
         return float(getattr(self, key))
 
 
-_DURATION = re.compile(r"\s*(?P<number>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|m|h)?\s*")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
 def parse_duration(key: str, value: float | str) -> float:
     """A duration in seconds from a number of seconds or a string such as "30s", "500ms", "2m"."""
     if isinstance(value, str):
-        match = _DURATION.fullmatch(value)
-        if match is None:
-            raise ValueError(f"{key}: {value!r} is not a duration; write seconds (30) or 30s, 2m")
-        value = float(match["number"]) * _UNIT_SECONDS[match["unit"] or "s"]
+        try:
+            value = text_duration(value)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
     if value <= 0:
         raise ValueError(f"{key}: must be above 0")
     return float(value)

@@ -16,18 +16,20 @@ __all__ = ["SOURCE_DURATIONS", "parse_duration", "source_durations"]
 # The options of a source that are durations.
 SOURCE_DURATIONS = ("poll_interval", "poll_timeout", "callback_grace")
 
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-_TEXT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_TEXT = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in `"90s"`, `"10m"`, `"2h"` or `"1.5d"`; ValueError for anything else."""
+    """Seconds in `"600"`, `"500ms"`, `"90s"`, `"10m"`, `"2h"` or `"1.5d"`; ValueError for
+    anything else."""
     found = _TEXT.fullmatch(text)
     if found is None:
         raise ValueError(
-            f'{text!r} is not a duration; write seconds (600) or a number with s, m, h or d ("10m")'
+            f"{text!r} is not a duration; write seconds (600) or a number with ms, s, m, h or d"
+            ' ("10m")'
         )
-    return float(found[1]) * _UNITS[found[2]]
+    return float(found[1]) * _UNITS[found[2] or "s"]
 
 
 def source_durations(tree: dict[str, Any]) -> dict[str, Any]:

@@ -80,3 +80,22 @@ def test_sources_sharing_a_key_share_one_pace_the_slowest(tmp_path):
     assert pacers.of(sources["d"]) is not a
     assert pacers.of(sources["d"]).spacing == pytest.approx(0.1)
     assert "k" not in a.key  # a hash: the API key is never stored
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("600", 600.0),
+        ("500ms", 0.5),
+        ("90s", 90.0),
+        ("10m", 600.0),
+        ("2h", 7200.0),
+        ("1.5d", 129600.0),
+    ],
+)
+def test_one_duration_grammar_serves_every_key(text: str, seconds: float) -> None:
+    from vidhook.receiver.config import parse_duration as server_duration
+    from vidhook.receiver.durations import parse_duration
+
+    assert parse_duration(text) == seconds
+    assert server_duration("header_timeout", text) == seconds

@@ -12,6 +12,7 @@ arrived without reading it. Kept values are cut at 1,024 characters.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import lru_cache
 
 __all__ = ["KEPT", "REDACTED", "SECRET_PARTS", "is_secret_header", "stored_headers"]
 
@@ -44,6 +45,14 @@ def _kept(name: str) -> bool:
     return name in KEPT or any(part in name for part in _KEPT_PARTS)
 
 
+@lru_cache(maxsize=4096)
+def _shown(lowered: str) -> bool:
+    """Whether a (lower-cased) header's value is stored. Senders repeat the same few names,
+    and checking every part of every name was a visible share of a callback's CPU; the cache
+    is bounded, so odd names from strangers cannot grow it."""
+    return _kept(lowered) and not is_secret_header(lowered)
+
+
 def stored_headers(
     headers: Mapping[str, str], secret: frozenset[str] = frozenset()
 ) -> dict[str, str]:
@@ -52,6 +61,6 @@ def stored_headers(
     stored: dict[str, str] = {}
     for name, value in headers.items():
         lowered = name.lower()
-        hidden = lowered in secret or is_secret_header(lowered) or not _kept(lowered)
-        stored[lowered] = REDACTED if hidden else value[:_MAX_VALUE]
+        shown = _shown(lowered) and lowered not in secret
+        stored[lowered] = value[:_MAX_VALUE] if shown else REDACTED
     return stored

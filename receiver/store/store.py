@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import msgspec
 
 from vidhook.receiver.errors import StoreUnavailable
-from vidhook.receiver.event import Event, rfc3339
+from vidhook.receiver.event import Event, rfc3339_at
 from vidhook.receiver.store import rows, scripts
 from vidhook.receiver.store.connector import execute, fetch_all, fetch_one
 from vidhook.receiver.store.records import (
@@ -29,7 +28,7 @@ Pairs = list[tuple[str | None, str]]
 
 
 def _text(moment: float) -> str:
-    return rfc3339(datetime.fromtimestamp(moment, UTC))
+    return rfc3339_at(moment)
 
 
 class Store(StoreReads):

@@ -18,10 +18,10 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.types import ASGIApp
 
-from vidhook.receiver.admin.schemas import ErrorBody
 from vidhook.receiver.config import SourceConfig
 from vidhook.receiver.errors import BadRequest, NotFound, RateLimited, VidhookError
 from vidhook.receiver.event import TaskReport
+from vidhook.receiver.http_errors import ErrorBody
 from vidhook.receiver.json_depth import refuse_deep_json
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source

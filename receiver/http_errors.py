@@ -1,4 +1,7 @@
-"""The one place vidhook's errors become HTTP answers: `{"error": {"code", "message"}}`."""
+"""The one place vidhook's errors become HTTP answers: `{"error": {"code", "message"}}`.
+
+The shape of that answer (`ErrorBody`) and its OpenAPI entries (`errors`) live here too, so the
+callback endpoint, the admin API and the task API all draw them from the errors layer."""
 
 from __future__ import annotations
 
@@ -9,12 +12,20 @@ import msgspec
 from litestar import Request, Response
 from litestar.background_tasks import BackgroundTask
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import ParameterKwarg
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
 from vidhook.receiver.errors import RateLimited, VidhookError
 
-__all__ = ["error_body", "error_response", "exception_handlers"]
+__all__ = [
+    "ErrorBody",
+    "ErrorDetail",
+    "error_body",
+    "error_response",
+    "errors",
+    "exception_handlers",
+]
 
 _encode = msgspec.json.Encoder().encode
 
@@ -30,6 +41,42 @@ _HTTP_CODES = {
 }
 
 _PHRASES = {status.value: status.phrase for status in HTTPStatus}
+
+
+class ErrorDetail(msgspec.Struct):
+    """A machine-readable code and a message that says what to do."""
+
+    code: str
+    message: str
+
+
+class ErrorBody(msgspec.Struct):
+    """Every error answer: `{"error": {"code", "message"}}`."""
+
+    error: ErrorDetail
+
+
+_ERROR_TEXT = {
+    400: "The query or body is not valid; the message names the field",
+    401: "No API token, or not a known one; send `Authorization: Bearer <token>`",
+    403: "The API token lacks the scope this call needs",
+    402: "The provider refused for want of credits; its message is passed on",
+    404: "No such event, delivery, sink, source or task",
+    409: "The thing is not in a state that allows this",
+    422: "The request is valid but cannot be carried out (e.g. invalid rules on disk)",
+    429: "The provider is rate limiting; retry after `Retry-After` seconds",
+    502: "The provider could not be reached, or gave an error or a body vidhook cannot read",
+    503: "The provider is unavailable; its message is passed on",
+    504: "The provider did not answer in time",
+}
+
+
+def errors(*codes: int) -> dict[int, ResponseSpec]:
+    """OpenAPI response entries for the error answers an endpoint can give."""
+    return {
+        code: ResponseSpec(ErrorBody, description=_ERROR_TEXT[code], generate_examples=False)
+        for code in (400, 401, 403, *codes)
+    }
 
 
 def _response(

@@ -8,7 +8,8 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
-from vidhook.receiver.admin.schemas import DeliveryPage, errors
+from vidhook.receiver.admin.schemas import DeliveryPage
+from vidhook.receiver.http_errors import errors
 from vidhook.receiver.id_prefix import resolve_delivery_id
 from vidhook.receiver.retry import retry_delivery
 from vidhook.receiver.services import Services

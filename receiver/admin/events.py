@@ -16,12 +16,12 @@ from vidhook.receiver.admin.schemas import (
     ReplayedEvent,
     ReplayEventRequest,
     ReplayRequest,
-    errors,
 )
 from vidhook.receiver.config import ProviderName
 from vidhook.receiver.errors import NotFound
 from vidhook.receiver.event import EventType, Status
 from vidhook.receiver.event_filter import build_filter, parse_labels
+from vidhook.receiver.http_errors import errors
 from vidhook.receiver.id_prefix import resolve_event_id
 from vidhook.receiver.identifiers import MAX_VALUE
 from vidhook.receiver.replay import Replayer, ReplayResult

@@ -8,7 +8,8 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
-from vidhook.receiver.admin.schemas import RejectionPage, RejectionView, errors
+from vidhook.receiver.admin.schemas import RejectionPage, RejectionView
+from vidhook.receiver.http_errors import errors
 from vidhook.receiver.services import Services
 
 __all__ = ["RejectedController"]

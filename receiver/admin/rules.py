@@ -5,8 +5,9 @@ from __future__ import annotations
 from litestar import Controller, post
 from litestar.di import NamedDependency
 
-from vidhook.receiver.admin.schemas import RulesReloaded, errors
+from vidhook.receiver.admin.schemas import RulesReloaded
 from vidhook.receiver.errors import ConfigError, UnreadablePayload
+from vidhook.receiver.http_errors import errors
 from vidhook.receiver.services import Services
 
 __all__ = ["RulesController"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import msgspec
-from litestar.openapi.datastructures import ResponseSpec
 
 from vidhook.receiver.config import ProviderName
 from vidhook.receiver.event import Event, EventType, Status
@@ -21,7 +20,6 @@ from vidhook.receiver.stored_headers import stored_headers
 __all__ = [
     "AttemptView",
     "DeliveryPage",
-    "ErrorBody",
     "EventDetail",
     "EventPage",
     "RawView",
@@ -36,44 +34,7 @@ __all__ = [
     "SinkView",
     "SourceList",
     "SourceView",
-    "errors",
 ]
-
-
-class ErrorDetail(msgspec.Struct):
-    """A machine-readable code and a message that says what to do."""
-
-    code: str
-    message: str
-
-
-class ErrorBody(msgspec.Struct):
-    """Every error answer: `{"error": {"code", "message"}}`."""
-
-    error: ErrorDetail
-
-
-_ERROR_TEXT = {
-    400: "The query or body is not valid; the message names the field",
-    401: "No API token, or not a known one; send `Authorization: Bearer <token>`",
-    403: "The API token lacks the scope this call needs",
-    402: "The provider refused for want of credits; its message is passed on",
-    404: "No such event, delivery, sink, source or task",
-    409: "The thing is not in a state that allows this",
-    422: "The request is valid but cannot be carried out (e.g. invalid rules on disk)",
-    429: "The provider is rate limiting; retry after `Retry-After` seconds",
-    502: "The provider could not be reached, or gave an error or a body vidhook cannot read",
-    503: "The provider is unavailable; its message is passed on",
-    504: "The provider did not answer in time",
-}
-
-
-def errors(*codes: int) -> dict[int, ResponseSpec]:
-    """OpenAPI response entries for the error answers an endpoint can give."""
-    return {
-        code: ResponseSpec(ErrorBody, description=_ERROR_TEXT[code], generate_examples=False)
-        for code in (400, 401, 403, *codes)
-    }
 
 
 class EventPage(msgspec.Struct, kw_only=True):

@@ -6,7 +6,8 @@ from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 
-from vidhook.receiver.admin.schemas import RetriedDead, SinkList, SinkView, errors
+from vidhook.receiver.admin.schemas import RetriedDead, SinkList, SinkView
+from vidhook.receiver.http_errors import errors
 from vidhook.receiver.retry import retry_dead
 from vidhook.receiver.services import Services
 

@@ -7,9 +7,10 @@ from typing import Any
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 
-from vidhook.receiver.admin.schemas import SourceList, SourceView, errors
+from vidhook.receiver.admin.schemas import SourceList, SourceView
 from vidhook.receiver.api_auth import TokenTable
 from vidhook.receiver.config import SourceConfig
+from vidhook.receiver.http_errors import errors
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import callback_url
 

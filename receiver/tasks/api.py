@@ -10,9 +10,9 @@ from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
-from vidhook.receiver.admin.schemas import errors
 from vidhook.receiver.api_auth import require_scope
 from vidhook.receiver.errors import NotFound
+from vidhook.receiver.http_errors import errors
 from vidhook.receiver.identifiers import MAX_NAME, MAX_TASK_ID, check_value
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source

@@ -39,16 +39,13 @@ from vidhook.receiver.http_client import shared_client
 from vidhook.receiver.http_errors import error_response, exception_handlers
 from vidhook.receiver.json_request import MAX_JSON_DEPTH_KEY, JsonLimitedRequest
 from vidhook.receiver.request_id import RequestIdMiddleware
-from vidhook.receiver.retention import RetentionTask
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import build_sources
 from vidhook.receiver.store import Store, open_store
-from vidhook.receiver.tasks import task_workers
 from vidhook.receiver.tasks.api import TASK_HANDLERS
 from vidhook.routes.rules import RuleHolder, RuleSet, load_rules
 from vidhook.routes.sinks import build_sinks
 from vidhook.routes.sinks.base import SinkContext
-from vidhook.routes.worker import OutboxWorker
 
 __all__ = ["PUBLIC_HANDLERS", "VidhookApp", "build_services", "create_app", "create_public_app"]
 
@@ -89,12 +86,10 @@ def build_services(
         sources=sources,
         rules=rules,
         http=http,
+        sinks=sinks,
         clock=clock,
         config_path=config_path,
     )
-    services.sinks = sinks
-    services.background.append(RetentionTask(services.store, settings.store.retention_days, clock))
-    services.background.extend(task_workers(services))
     return services
 
 
@@ -111,7 +106,7 @@ async def readyz(services: NamedDependency[Services]) -> Response[Any]:
         await services.store.ready()
     except StoreUnavailable as exc:
         return error_response(exc)
-    if not all(worker.running for worker in services.workers):
+    if services.supervisor.started and not services.outbox.running:
         return error_response(StoreUnavailable("the delivery worker is not running"))
     return Response({"status": "ready"})
 
@@ -175,22 +170,16 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
         await services.store.open()
-        worker = OutboxWorker(services.store, services.sinks, services.metrics, services.clock)
-        services.store.on_new_deliveries(worker.wake)
+        services.store.on_new_deliveries(services.outbox.wake)
         if run_workers:
-            worker.start()
-            services.workers.append(worker)
-            for task in services.background:
-                task.start()
+            services.supervisor.start()
         if handle_sighup:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, services.reload_rules)
         log.info("vidhook started", store=services.store.url, sources=len(services.sources))
         try:
             yield
         finally:
-            for running in [*services.workers, *services.background]:
-                await running.stop()
-            services.workers.clear()
+            await services.supervisor.stop()
             await services.store.close()
             if http is None:
                 await services.http.aclose()

@@ -6,13 +6,12 @@ deliveries are still pending or held, so nothing waiting to be sent is lost.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import structlog
 
+from vidhook.receiver.background import Loop
 from vidhook.receiver.event import rfc3339
 from vidhook.receiver.store import Store
 
@@ -21,8 +20,11 @@ __all__ = ["RetentionTask"]
 log = structlog.get_logger("vidhook.retention")
 
 
-class RetentionTask:
-    """A background task that prunes the store on a schedule."""
+class RetentionTask(Loop):
+    """A background loop that prunes the store on a schedule."""
+
+    name = "retention"
+    failure = "retention prune failed"
 
     def __init__(
         self,
@@ -33,12 +35,13 @@ class RetentionTask:
         first_delay: float = 60.0,
         interval: float = 3600.0,
     ) -> None:
+        super().__init__(idle_wait=interval)
         self.store = store
         self.retention_days = retention_days
         self.clock = clock
         self.first_delay = first_delay
         self.interval = interval
-        self._task: asyncio.Task[None] | None = None
+        self._waited = False
 
     def cutoff(self) -> str:
         """The RFC 3339 time before which records are pruned."""
@@ -55,21 +58,13 @@ class RetentionTask:
     def start(self) -> None:
         """Start the schedule (no-op when retention_days is 0 or less: keep everything)."""
         if self.retention_days > 0:
-            self._task = asyncio.create_task(self._run(), name="vidhook-retention")
+            self._waited = False
+            super().start()
 
-    async def stop(self) -> None:
-        """Stop the schedule (a prune the store has already begun still commits)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def _run(self) -> None:
-        await asyncio.sleep(self.first_delay)
-        while True:
-            try:
-                await self.prune_once()
-            except Exception as exc:  # a busy or full store: try again next round
-                log.warning("retention prune failed", error=str(exc))
-            await asyncio.sleep(self.interval)
+    async def run_once(self) -> float:
+        """Prune, except in the first round, which waits `first_delay` so start-up is not slowed."""
+        if not self._waited:
+            self._waited = True
+            return self.first_delay
+        await self.prune_once()
+        return self.interval

@@ -1,4 +1,5 @@
-"""Everything a running vidhook shares: settings, store, sources, rules, sinks, worker."""
+"""Everything a running vidhook shares: settings, store, sources, rules, sinks, and the
+supervisor of its background loops."""
 
 from __future__ import annotations
 
@@ -11,16 +12,20 @@ import httpx
 import msgspec
 import structlog
 
+from vidhook.receiver.background import Supervisor
 from vidhook.receiver.config import Settings
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import Event, rfc3339_at
 from vidhook.receiver.intake import Intake
 from vidhook.receiver.metrics import Metrics
+from vidhook.receiver.retention import RetentionTask
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import Rejection
+from vidhook.receiver.tasks import task_workers
 from vidhook.routes.rules import RuleHolder
 from vidhook.routes.sinks.base import Sink
+from vidhook.routes.worker import OutboxWorker
 
 __all__ = ["Services"]
 
@@ -30,25 +35,31 @@ log = structlog.get_logger("vidhook")
 
 @dataclass
 class Services:
-    """The wiring of one vidhook instance, built once by `create_app`."""
+    """The wiring of one vidhook instance, built once by `build_services`.
+
+    Its background loops are built here from the same parts, and run by `supervisor` between
+    the store's open and close (the app's lifespan): the outbox worker first, then the task
+    loops that feed it, then retention; they stop in reverse order.
+    """
 
     settings: Settings
     store: Store
     sources: dict[str, Source]
     rules: RuleHolder
     http: httpx.AsyncClient
+    sinks: dict[str, Sink]
     clock: Callable[[], float] = time.time
     metrics: Metrics = field(default_factory=Metrics)
     config_path: str | None = None
     intake: Intake = field(init=False)
-    workers: list[Any] = field(default_factory=list)
-    sinks: dict[str, Sink] = field(default_factory=dict)
-    # Background tasks (polling, retention) started after the store opens, stopped before it
-    # closes: each has `start()` and `async stop()`.
-    background: list[Any] = field(default_factory=list)
+    outbox: OutboxWorker = field(init=False)
+    supervisor: Supervisor = field(init=False)
 
     def __post_init__(self) -> None:
         self.intake = Intake(self.store, self.route, self.metrics, self.clock)
+        self.outbox = OutboxWorker(self.store, self.sinks, self.metrics, self.clock)
+        retention = RetentionTask(self.store, self.settings.store.retention_days, self.clock)
+        self.supervisor = Supervisor([self.outbox, *task_workers(self), retention])
 
     def route(self, event: Event) -> list[tuple[str, str]]:
         """The (rule, sink) pairs the current rules pick for an event."""

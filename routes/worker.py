@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import random
 import socket
@@ -14,6 +13,7 @@ from typing import Literal
 
 import structlog
 
+from vidhook.receiver.background import Loop
 from vidhook.receiver.event import new_id, rfc3339
 from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.store import Store
@@ -86,9 +86,12 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-class OutboxWorker:
+class OutboxWorker(Loop):
     """Delivers due outbox rows to their sinks, each sink with its own concurrency limit, so a
     slow or dead sink never holds up the others."""
+
+    name = "outbox-worker"
+    failure = "claim failed"
 
     def __init__(
         self,
@@ -97,42 +100,23 @@ class OutboxWorker:
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
         idle_wait: float = 1.0,
+        grace: float = 10.0,
     ) -> None:
+        super().__init__(idle_wait, grace)
         self.store = store
         self.sinks = sinks
         self.metrics = metrics
         self.clock = clock
-        self.idle_wait = idle_wait
         self.owner = worker_owner()
-        self._wake = asyncio.Event()
         # Deliveries in hand per sink, sending or recording: the concurrency limit counts these.
         # Giving the slot back before the record is written saves commits but costs more
         # claims, each of a single row, and more CPU per delivery.
         self._busy: dict[str, int] = dict.fromkeys(sinks, 0)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
 
-    @property
-    def running(self) -> bool:
-        """Whether the claim loop is alive."""
-        return self._task is not None and not self._task.done()
-
-    def wake(self) -> None:
-        """Look for due deliveries now (called after a commit adds some)."""
-        self._wake.set()
-
-    def start(self) -> None:
-        """Start the claim loop."""
-        self._task = asyncio.create_task(self._run(), name="vidhook-outbox-worker")
-
-    async def stop(self, grace: float = 10.0) -> None:
-        """Stop claiming, let in-flight sends finish for up to `grace` seconds, then release
-        the leases of any still running so another worker takes them at once."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+    async def drain(self, grace: float) -> None:
+        """Let in-flight sends finish for up to `grace` seconds, then release the leases of any
+        still running so another worker takes them at once."""
         if self._tasks:
             _, still = await asyncio.wait(self._tasks, timeout=grace)
             for task in still:
@@ -140,21 +124,15 @@ class OutboxWorker:
             await asyncio.gather(*still, return_exceptions=True)
         await self.store.release(self.owner)
 
-    async def _run(self) -> None:
+    async def prepare(self) -> None:
+        """Take up a dead local worker's leases and warn of deliveries no sink will send."""
         await self._release_dead_owners()
         await self._warn_of_unknown_sinks()
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                await self._claim_all()
-                delay = await self._idle_delay()
-            except Exception as exc:  # the store may be down for a while: keep trying
-                log.error("claim failed", error=str(exc))
-                delay = self.idle_wait
-            if self._stopping:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+
+    async def run_once(self) -> float:
+        """Claim for every sink with a free slot; wait until the next delivery is due."""
+        await self._claim_all()
+        return await self._idle_delay()
 
     async def _claim_all(self) -> None:
         # Every sink's claim is queued at once, so the store commits them together.

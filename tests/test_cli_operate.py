@@ -157,3 +157,19 @@ def test_sinks_and_rejected(seeded, capsys):
 def test_callback_url(ws, capsys):
     code, out, _ = ws.run(capsys, "callback-url", "vibegen")
     assert code == 0 and out.strip().endswith(f"/hooks/vibegen/{HOOK}")
+
+
+def test_reading_commands_open_only_the_store(seeded, capsys):
+    """A sink whose type is not installed here stops `serve`, not the commands that only read
+    the store: they build no sinks, rules or HTTP client."""
+    ws, events, dead = seeded
+    ws.config.write_text(ws.config.read_text() + '\n[sinks.archive]\ntype = "not-installed"\n')
+    code, out, err = ws.run(capsys, "events")
+    assert code == 0 and all(e.id in out for e in events), err
+    [deliveries] = [ws.json(capsys, "deliveries", "--state", "dead")]
+    assert [d["id"] for d in deliveries] == [dead]
+    sinks = {row["name"]: row for row in ws.json(capsys, "sinks")}
+    assert sinks["archive"]["type"] == "not-installed" and sinks["archive"]["configured"]
+    assert sinks["ops"]["dead"] == 1
+    code, _, err = ws.run(capsys, "replay", events[0].id)
+    assert code != 0 and "not-installed" in err

@@ -79,6 +79,6 @@ async def test_zero_days_keeps_everything(store):
 def test_the_app_runs_retention_from_the_config():
     settings = parse_settings('[store]\nurl = "sqlite:///unused.db"\nretention_days = 7\n', env={})
     services = build_services(settings)
-    tasks = [t for t in services.background if isinstance(t, RetentionTask)]
+    tasks = [t for t in services.supervisor.loops if isinstance(t, RetentionTask)]
     assert len(tasks) == 1 and tasks[0].retention_days == 7 and tasks[0].interval == 3600
     asyncio.run(services.http.aclose())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from litestar import Controller, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
@@ -10,22 +12,22 @@ from vidhook.receiver.admin.schemas import RetriedDead, SinkList, SinkView
 from vidhook.receiver.http_errors import errors
 from vidhook.receiver.retry import retry_dead
 from vidhook.receiver.services import Services
+from vidhook.receiver.store import Store
 
 __all__ = ["SinksController", "sink_views"]
 
 
-async def sink_views(services: Services) -> list[SinkView]:
-    """Every configured sink, and every sink still on record, with its stats."""
-    stats = {row.sink: row for row in await services.store.sink_stats()}
+async def sink_views(store: Store, sink_types: Mapping[str, str | None]) -> list[SinkView]:
+    """Every configured sink (name -> type), and every sink still on record, with its stats."""
+    stats = {row.sink: row for row in await store.sink_stats()}
     views = []
-    for name in sorted(set(services.sinks) | set(stats)):
-        sink = services.sinks.get(name)
+    for name in sorted(set(sink_types) | set(stats)):
         row = stats.get(name)
         views.append(
             SinkView(
                 name=name,
-                type=sink.config.type if sink else None,
-                configured=sink is not None,
+                type=sink_types.get(name),
+                configured=name in sink_types,
                 pending=row.pending if row else 0,
                 dead=row.dead if row else 0,
                 delivered=row.delivered if row else 0,
@@ -47,7 +49,8 @@ class SinksController(Controller):
     async def list_sinks(self, services: NamedDependency[Services]) -> SinkList:
         """Pending, dead and delivered counts, last success, last failure and its error.
         Scope: read."""
-        return SinkList(items=await sink_views(services))
+        types = {name: sink.config.type for name, sink in services.sinks.items()}
+        return SinkList(items=await sink_views(services.store, types))
 
     @post(
         "/{sink:str}/retry",

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vidhook.receiver.admin.schemas import EventDetail
-from vidhook.receiver.cli.connect import check_names, connected
+from vidhook.receiver.cli.connect import check_names, store_opened
 from vidhook.receiver.cli.reading import reader
 from vidhook.receiver.cli.render import Column, emit_json, print_table
 from vidhook.receiver.errors import BadRequest
@@ -158,9 +158,9 @@ def run_retry(args: argparse.Namespace) -> int:
         raise BadRequest("--sink goes with --dead")
 
     async def work() -> Any:
-        async with connected(args) as services:
-            check_names(args, services)
-            known, clock, store = services.sinks, services.clock, services.store
+        async with store_opened(args) as opened:
+            check_names(args, opened)
+            known, clock, store = opened.sink_types, opened.clock, opened.store
             if args.dead:
                 return await retry_dead(store, known, clock, args.sink)
             ids = [await resolve_delivery_id(store, text) for text in args.delivery_ids]

@@ -25,7 +25,13 @@ from vidhook.receiver.admin.schemas import (
     SinkList,
 )
 from vidhook.receiver.admin.sinks import sink_views
-from vidhook.receiver.cli.connect import check_names, connected, filter_from_args, label_pairs
+from vidhook.receiver.cli.connect import (
+    OpenedStore,
+    check_names,
+    filter_from_args,
+    label_pairs,
+    store_opened,
+)
 from vidhook.receiver.errors import (
     BadRequest,
     NotFound,
@@ -33,7 +39,6 @@ from vidhook.receiver.errors import (
     Unreachable,
     VidhookError,
 )
-from vidhook.receiver.services import Services
 
 __all__ = ["Reader", "reader"]
 
@@ -53,7 +58,7 @@ class Reader(Protocol):
 class StoreReader:
     """Reads the configured store directly."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: OpenedStore) -> None:
         self.services = services
 
     async def events(self, args: argparse.Namespace, limit: int) -> EventPage:
@@ -73,7 +78,7 @@ class StoreReader:
         return DeliveryPage(items=rows[:limit], next_cursor=rows[limit - 1].id if more else None)
 
     async def sinks(self) -> SinkList:
-        return SinkList(items=await sink_views(self.services))
+        return SinkList(items=await sink_views(self.services.store, self.services.sink_types))
 
     async def rejected(self, limit: int) -> RejectionPage:
         rows = await self.services.store.list_rejected(limit)
@@ -132,9 +137,9 @@ async def reader(args: argparse.Namespace) -> AsyncIterator[Reader]:
     """The admin API when `--url` or `$VIDHOOK_URL` names one, else the configured store."""
     url = getattr(args, "url", None) or os.environ.get("VIDHOOK_URL")
     if not url:
-        async with connected(args) as services:
-            check_names(args, services)
-            yield StoreReader(services)
+        async with store_opened(args) as opened:
+            check_names(args, opened)
+            yield StoreReader(opened)
         return
     token = os.environ.get("VIDHOOK_TOKEN")
     if not token:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import msgspec
 
-from vidhook.receiver.cli.connect import check_names, connected, filter_from_args
+from vidhook.receiver.cli.connect import check_names, filter_from_args, store_opened
 from vidhook.receiver.cli.render import Column, emit_json, print_table
 from vidhook.receiver.errors import BadRequest, ConfigError
 from vidhook.receiver.event import Event
@@ -93,9 +93,9 @@ def run_rules_test(args: argparse.Namespace) -> int:
     """Test FILE's rules against the stored events the filters pick (default: the last 7 days)."""
 
     async def work() -> tuple[list[Event], RuleSet]:
-        async with connected(args) as services:
+        async with store_opened(args) as services:
             check_names(args, services)
-            rules = load_rule_file(args.file, set(services.sinks))
+            rules = load_rule_file(args.file, set(services.sink_types))
             where = filter_from_args(args, services.clock())
             total = await services.store.count_events(where)
             if total > args.max_events:

@@ -20,7 +20,6 @@ rejected as unconfirmed. A provider that does not know the task (404) contradict
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
@@ -28,14 +27,15 @@ from typing import Literal
 import msgspec
 import structlog
 
+from vidhook.receiver.background import Loop
 from vidhook.receiver.errors import RateLimited, UpstreamError, VidhookError
 from vidhook.receiver.event import STATUS_RANK, Event, TaskReport, is_terminal
 from vidhook.receiver.normalise import normalise
-from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import StoredEvent
 from vidhook.receiver.tasks.poller import poll_delay
 from vidhook.receiver.tasks.provider_api import ProviderApi, Queried, can_query
+from vidhook.receiver.tasks.task_services import TaskServices
 
 __all__ = ["ConfirmWorker", "Verdict", "confirmed", "judge"]
 
@@ -88,41 +88,32 @@ def confirmed(held: Event, report: TaskReport) -> Event:
     return msgspec.structs.replace(told, id=held.id)
 
 
-class ConfirmWorker:
+class ConfirmWorker(Loop):
     """Finds events held for confirmation and settles each with the provider's answer."""
+
+    name = "confirm"
+    failure = "could not list held events"
 
     def __init__(
         self,
-        services: Services,
+        services: TaskServices,
         api: ProviderApi,
         *,
         idle_wait: float = 1.0,
         batch: int = 200,
     ) -> None:
+        super().__init__(idle_wait, grace=5.0)
         self.services = services
         self.api = api
-        self.idle_wait = idle_wait
         self.batch = batch
         # Event id -> (when to ask again, failures so far); lost on restart, which only
         # means asking once more at once.
         self._retry: dict[str, tuple[float, int]] = {}
         self._inflight: dict[str, asyncio.Task[None]] = {}
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
-        self._wake = asyncio.Event()
 
-    def start(self) -> None:
-        """Start looking for held events."""
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="vidhook-confirm")
-
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stop; confirmations still running after `grace` seconds are cancelled and their
-        events stay held, to be confirmed after the next start."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+    async def drain(self, grace: float) -> None:
+        """Confirmations still running after `grace` seconds are cancelled and their events
+        stay held, to be confirmed after the next start."""
         running = list(self._inflight.values())
         if running:
             _, unfinished = await asyncio.wait(running, timeout=grace)
@@ -130,15 +121,10 @@ class ConfirmWorker:
                 task.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                await self._scan()
-            except Exception as exc:  # the store may be down for a while: keep trying
-                log.error("could not list held events", error=str(exc))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.idle_wait)
+    async def run_once(self) -> float:
+        """Start confirming the held events that are due."""
+        await self._scan()
+        return self.idle_wait
 
     async def _scan(self) -> None:
         held = await self.services.store.held_events(self.batch)

@@ -22,12 +22,13 @@ from collections.abc import Callable
 
 import structlog
 
+from vidhook.receiver.background import Loop
 from vidhook.receiver.errors import RateLimited, UpstreamError, VidhookError
 from vidhook.receiver.event import ErrorInfo, TaskReport, is_terminal
-from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import RawRequest, TaskRecord
 from vidhook.receiver.tasks.provider_api import ProviderApi, can_query
+from vidhook.receiver.tasks.task_services import TaskServices
 
 __all__ = ["MAX_BACKOFF", "Poller", "poll_delay"]
 
@@ -50,25 +51,25 @@ def poll_delay(interval: float, errors: int, retry_after: float | None = None) -
     return max(delay, retry_after) if retry_after is not None else delay
 
 
-class Poller:
+class Poller(Loop):
     """Claims due tasks from the store per source and polls them, each source within its bound."""
+
+    name = "poller"
+    failure = "poll claim failed"
 
     def __init__(
         self,
-        services: Services,
+        services: TaskServices,
         api: ProviderApi,
         *,
         idle_wait: float = 1.0,
         lease: float = 120.0,
     ) -> None:
+        super().__init__(idle_wait, grace=5.0)
         self.services = services
         self.api = api
-        self.idle_wait = idle_wait
         self.lease = lease
         self._inflight: dict[str, dict[asyncio.Task[None], TaskRecord]] = {}
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
 
     def start(self) -> None:
         """Start the claim loop."""
@@ -85,16 +86,11 @@ class Poller:
                     "source is never polled: set its api_key (and base_url if the provider"
                     " has no default)", source=source.name,
                 )  # fmt: skip
-        self._stopping = False
-        self._task = asyncio.create_task(self._run(), name="vidhook-poller")
+        super().start()
 
-    async def stop(self, grace: float = 5.0) -> None:
-        """Stop claiming; give running polls `grace` seconds, then cancel them and make
-        their tasks due again, so the next start polls them at once."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+    async def drain(self, grace: float) -> None:
+        """Give running polls `grace` seconds, then cancel them and make their tasks due
+        again, so the next start polls them at once."""
         running = {t: rec for polls in self._inflight.values() for t, rec in polls.items()}
         if not running:
             return
@@ -110,19 +106,10 @@ class Poller:
                     errors=record.poll_errors,
                 )  # fmt: skip
 
-    async def _run(self) -> None:
-        while not self._stopping:
-            self._wake.clear()
-            try:
-                claimed = await self._claim_all()
-                delay = 0.0 if claimed else await self._idle_delay()
-            except Exception as exc:  # the store may be down for a while: keep trying
-                log.error("poll claim failed", error=str(exc))
-                delay = self.idle_wait
-            if self._stopping:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+    async def run_once(self) -> float:
+        """Claim and poll due tasks; go on at once while there were some."""
+        claimed = await self._claim_all()
+        return 0.0 if claimed else await self._idle_delay()
 
     async def _claim_all(self) -> int:
         claimed = 0

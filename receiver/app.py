@@ -42,7 +42,7 @@ from vidhook.receiver.request_id import RequestIdMiddleware
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import build_sources
 from vidhook.receiver.store import Store, open_store
-from vidhook.receiver.tasks.api import TASK_HANDLERS
+from vidhook.receiver.task_api import TASK_HANDLERS
 from vidhook.routes.rules import RuleHolder, RuleSet, load_rules
 from vidhook.routes.sinks import build_sinks
 from vidhook.routes.sinks.base import SinkContext

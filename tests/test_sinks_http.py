@@ -22,8 +22,9 @@ from sink_servers import (
 
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import Event
+from vidhook.receiver.retry_after import parse_retry_after
 from vidhook.routes.sinks.base import SinkContext, SinkError
-from vidhook.routes.sinks.http import HttpConfig, HttpSink, parse_retry_after
+from vidhook.routes.sinks.http import HttpConfig, HttpSink
 
 SECRET = "whsec_" + base64.b64encode(os.urandom(24)).decode()
 

@@ -2,7 +2,8 @@
 
 `submit` creates tasks with vidhook as their callback URL, `poller` reads the tasks of
 providers that never call back, `confirm` re-reads callbacks of `confirm = true` sources,
-`api` is their HTTP face, and `provider_api` makes the calls.
+and `provider_api` makes the calls; their HTTP face is `receiver/task_api.py`, in the API
+layer above.
 """
 
 from __future__ import annotations

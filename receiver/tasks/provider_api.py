@@ -19,11 +19,11 @@ import msgspec
 from vidhook.receiver.errors import Conflict, RateLimited, UpstreamError, VidhookError
 from vidhook.receiver.event import TaskReport
 from vidhook.receiver.providers.base import ProviderRequest, TaskApi
+from vidhook.receiver.retry_after import parse_retry_after
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import RawRequest
 from vidhook.receiver.stored_headers import stored_headers
 from vidhook.receiver.tasks.query_pacing import QueryPacers
-from vidhook.routes.sinks.http import parse_retry_after
 
 __all__ = [
     "ProviderApi",

@@ -24,17 +24,15 @@ import base64
 import binascii
 import hashlib
 import hmac
-import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any, Literal
 
 import httpx
 import msgspec
 
 from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.retry_after import parse_retry_after
 from vidhook.receiver.secret_strength import MIN_SECRET_BYTES
 from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
 from vidhook.routes.templates import MessageTemplate, RenderError, compile_template
@@ -47,7 +45,6 @@ __all__ = [
     "check_url",
     "cloudevent",
     "outcome",
-    "parse_retry_after",
     "post",
     "sign",
 ]
@@ -55,11 +52,6 @@ __all__ = [
 EXCERPT_CHARS = 500
 RETRYABLE_4XX = frozenset({408, 409, 425, 429})
 USER_AGENT = "vidhook"
-# RFC 9110 delta-seconds: ASCII digits only, so no sign, fraction, exponent, "inf" or "nan".
-_DELTA_SECONDS = re.compile(r"[0-9]+")
-# More digits than this is over 31 years: as good as forever, and it keeps int() and float()
-# away from numbers too long to convert.
-_DELTA_DIGITS = 9
 
 
 class HttpConfig(SinkConfig, kw_only=True, forbid_unknown_fields=True):
@@ -119,26 +111,6 @@ async def _excerpt(response: httpx.Response) -> str:
         if len(chunks) >= limit:
             break
     return chunks.decode("utf-8", "replace")[:EXCERPT_CHARS]
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """`Retry-After` as seconds from now, from either delta-seconds or an HTTP date.
-
-    Anything else (a fraction, a sign, `inf`, `1e300`) is ignored as if absent (None).
-    """
-    if not value:
-        return None
-    text = value.strip()
-    if _DELTA_SECONDS.fullmatch(text):
-        digits = text.lstrip("0")
-        return float(int(digits or "0")) if len(digits) <= _DELTA_DIGITS else 10.0**_DELTA_DIGITS
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def outcome(answer: HttpAnswer, who: str) -> SendResult:

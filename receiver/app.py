@@ -6,7 +6,7 @@ import asyncio
 import signal
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, cast
 
 import httpx
@@ -151,6 +151,32 @@ class VidhookApp(Litestar):
 PUBLIC_HANDLERS: list[Any] = [receive_callback, healthz, readyz]
 
 
+def _lifespan(
+    services: Services, *, run_workers: bool, handle_sighup: bool, owns_http: bool
+) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
+    """The app's lifespan, in dependency order: the store opens, then the supervisor starts
+    the background loops; on the way out the loops stop before the store closes."""
+
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        await services.store.open()
+        services.store.on_new_deliveries(services.outbox.wake)
+        if run_workers:
+            services.supervisor.start()
+        if handle_sighup:
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, services.reload_rules)
+        log.info("vidhook started", store=services.store.url, sources=len(services.sources))
+        try:
+            yield
+        finally:
+            await services.supervisor.stop()
+            await services.store.close()
+            if owns_http:
+                await services.http.aclose()
+
+    return lifespan
+
+
 def create_app(
     settings: Settings,
     *,
@@ -167,23 +193,9 @@ def create_app(
         settings, store=store, http=http, clock=clock, config_path=config_path
     )
 
-    @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await services.store.open()
-        services.store.on_new_deliveries(services.outbox.wake)
-        if run_workers:
-            services.supervisor.start()
-        if handle_sighup:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, services.reload_rules)
-        log.info("vidhook started", store=services.store.url, sources=len(services.sources))
-        try:
-            yield
-        finally:
-            await services.supervisor.stop()
-            await services.store.close()
-            if http is None:
-                await services.http.aclose()
-
+    lifespan = _lifespan(
+        services, run_workers=run_workers, handle_sighup=handle_sighup, owns_http=http is None
+    )
     hook_route = HookRoute(services)
     app = VidhookApp(
         route_handlers=[*PUBLIC_HANDLERS, metrics, *API_HANDLERS],

@@ -10,8 +10,8 @@ from typing import Any, Literal
 
 import msgspec
 
-from vidhook.receiver.config_hints import choice_hint, key_hint
-from vidhook.receiver.config_positions import split_path, with_position
+from vidhook.receiver.config_hints import describe_error, source_error
+from vidhook.receiver.config_positions import with_position
 from vidhook.receiver.durations import parse_duration as text_duration
 from vidhook.receiver.durations import source_durations
 from vidhook.receiver.errors import BadRequest, ConfigError
@@ -23,7 +23,6 @@ from vidhook.receiver.providers.source_config import (
     StandardWebhooksConfig,
 )
 from vidhook.receiver.secret_strength import check_secret_strength
-from vidhook.receiver.suggestions import did_you_mean
 
 __all__ = [
     "PROVIDER_NAMES",
@@ -195,69 +194,9 @@ def _decode(tree: dict[str, Any], origin: str) -> Settings:
             try:
                 msgspec.convert(value, SourceConfig)
             except msgspec.ValidationError as exc:
-                message = _source_error(value, exc, f"sources.{name}", tree)
+                message = source_error(Settings, value, exc, f"sources.{name}", tree)
                 raise ConfigError(f"{origin}: {message}") from None
-    raise ConfigError(f"{origin}: {_describe(error, '', tree)}") from None
-
-
-def _source_error(
-    source: object, exc: msgspec.ValidationError, where: str, tree: dict[str, Any]
-) -> str:
-    """A source's decoding error in its provider's terms: the valid provider names when
-    `provider` is wrong, whose option a misplaced key is, which option is missing."""
-    if not isinstance(source, dict):
-        return _describe(exc, where, tree)
-    provider = source.get("provider")
-    choices = f"one of {', '.join(PROVIDER_NAMES)}"
-    if provider is None:
-        return f"{where}.provider: missing; every source names its provider, {choices}"
-    if not isinstance(provider, str) or provider not in PROVIDERS:
-        close = did_you_mean(str(provider), PROVIDER_NAMES)
-        tail = f" (use {choices})" if close else f"; use {choices}"
-        return f"{where}.provider: unknown provider {provider!r}{close}{tail}"
-    found = _SOURCE_KEY.fullmatch(str(exc))
-    if found is None:
-        return _describe(exc, where, tree)
-    key = found["key"]
-    if found["missing"]:
-        return f"{where}.{key}: missing; a source of provider {provider} needs it"
-    owners = [name for name, p in PROVIDERS.items() if key in p.config.__struct_fields__]
-    if owners:
-        return (
-            f"unknown key `{where}.{key}`: provider {provider} has no such option; `{key}` is"
-            f" an option of {', '.join(owners)} sources"
-        )
-    return _describe(exc, where, tree)
-
-
-# An unknown or missing key of the source table itself (not of a table inside it).
-_SOURCE_KEY = re.compile(
-    r"Object (?:contains unknown field|(?P<missing>missing required field)) `(?P<key>[^`]*)`"
-)
-
-
-_MSGSPEC_ERROR = re.compile(r"(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
-_UNKNOWN_KEY = re.compile(r"Object contains unknown field `(?P<key>[^`]*)`")
-_BAD_CHOICE = re.compile(r"Invalid enum value (?P<value>.*)")
-
-
-def _describe(exc: msgspec.ValidationError, prefix: str, tree: dict[str, Any]) -> str:
-    """A decoding error as `key.path: what is wrong`: an unknown key named in full with the
-    closest valid one, a value outside an option's choices with the choices."""
-    match = _MSGSPEC_ERROR.fullmatch(str(exc))
-    what, path = (match["what"], match["path"] or "") if match else (str(exc), "")
-    path = (prefix + path).lstrip(".")
-    unknown = _UNKNOWN_KEY.fullmatch(what)
-    if unknown:
-        key = f"{path}.{unknown['key']}" if path else unknown["key"]
-        hint = key_hint(Settings, split_path(path), unknown["key"], tree)
-        return f"unknown key `{key}`{hint}; see `vidhook config example` for every option"
-    choice = _BAD_CHOICE.fullmatch(what)
-    if choice:
-        written = choice["value"].strip("'\"")
-        hint = choice_hint(Settings, split_path(path), written, tree)
-        return f"{path}: {choice['value']} is not a valid choice{hint}"
-    return f"{path}: {what}" if path else what
+    raise ConfigError(f"{origin}: {describe_error(Settings, error, '', tree)}") from None
 
 
 def _check_sources(settings: Settings, origin: str) -> None:

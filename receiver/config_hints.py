@@ -1,5 +1,6 @@
-"""What a config error can add: the keys a table takes and the values an option takes, with
-the closest one to what was written ("did you mean").
+"""What a config error says: the key path and what is wrong, in a source's provider's terms,
+plus the keys a table takes and the values an option takes, with the closest one to what was
+written ("did you mean").
 
 The config's shape comes from its Structs through `msgspec.inspect`, so a hint always
 matches what the decoder accepts, provider options included (a source's table is the
@@ -8,14 +9,17 @@ Struct its `provider` picks).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import msgspec
 import msgspec.inspect as mi
 
-from vidhook.receiver.config_positions import KeyPath
+from vidhook.receiver.config_positions import KeyPath, split_path
+from vidhook.receiver.providers import PROVIDER_NAMES, PROVIDERS
 from vidhook.receiver.suggestions import did_you_mean
 
-__all__ = ["choice_hint", "key_hint"]
+__all__ = ["choice_hint", "describe_error", "key_hint", "source_error"]
 
 
 def _node(tree: Any, part: str | int) -> Any:
@@ -84,3 +88,66 @@ def _choices(info: mi.Type) -> list[Any]:
     if isinstance(info, mi.EnumType):
         return [member.value for member in info.cls]
     return []
+
+
+def source_error(
+    root: type, source: object, exc: msgspec.ValidationError, where: str, tree: dict[str, Any]
+) -> str:
+    """A source's decoding error in its provider's terms: the valid provider names when
+    `provider` is wrong, whose option a misplaced key is, which option is missing."""
+    if not isinstance(source, dict):
+        return describe_error(root, exc, where, tree)
+    provider = source.get("provider")
+    choices = f"one of {', '.join(PROVIDER_NAMES)}"
+    if provider is None:
+        return f"{where}.provider: missing; every source names its provider, {choices}"
+    if not isinstance(provider, str) or provider not in PROVIDERS:
+        close = did_you_mean(str(provider), PROVIDER_NAMES)
+        tail = f" (use {choices})" if close else f"; use {choices}"
+        return f"{where}.provider: unknown provider {provider!r}{close}{tail}"
+    found = _SOURCE_KEY.fullmatch(str(exc))
+    if found is None:
+        return describe_error(root, exc, where, tree)
+    key = found["key"]
+    if found["missing"]:
+        return f"{where}.{key}: missing; a source of provider {provider} needs it"
+    owners = [name for name, p in PROVIDERS.items() if key in p.config.__struct_fields__]
+    if owners:
+        return (
+            f"unknown key `{where}.{key}`: provider {provider} has no such option; `{key}` is"
+            f" an option of {', '.join(owners)} sources"
+        )
+    return describe_error(root, exc, where, tree)
+
+
+# An unknown or missing key of the source table itself (not of a table inside it).
+_SOURCE_KEY = re.compile(
+    r"Object (?:contains unknown field|(?P<missing>missing required field)) `(?P<key>[^`]*)`"
+)
+
+
+_MSGSPEC_ERROR = re.compile(r"(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?", re.DOTALL)
+_UNKNOWN_KEY = re.compile(r"Object contains unknown field `(?P<key>[^`]*)`")
+_BAD_CHOICE = re.compile(r"Invalid enum value (?P<value>.*)")
+
+
+def describe_error(
+    root: type, exc: msgspec.ValidationError, prefix: str, tree: dict[str, Any]
+) -> str:
+    """A decoding error of the config Struct `root` as `key.path: what is wrong`: an unknown
+    key named in full with the closest valid one, a value outside an option's choices with
+    the choices."""
+    match = _MSGSPEC_ERROR.fullmatch(str(exc))
+    what, path = (match["what"], match["path"] or "") if match else (str(exc), "")
+    path = (prefix + path).lstrip(".")
+    unknown = _UNKNOWN_KEY.fullmatch(what)
+    if unknown:
+        key = f"{path}.{unknown['key']}" if path else unknown["key"]
+        hint = key_hint(root, split_path(path), unknown["key"], tree)
+        return f"unknown key `{key}`{hint}; see `vidhook config example` for every option"
+    choice = _BAD_CHOICE.fullmatch(what)
+    if choice:
+        written = choice["value"].strip("'\"")
+        hint = choice_hint(root, split_path(path), written, tree)
+        return f"{path}: {choice['value']} is not a valid choice{hint}"
+    return f"{path}: {what}" if path else what

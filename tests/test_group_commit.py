@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
 import pytest
 
+from vidhook.receiver.errors import StoreUnavailable
 from vidhook.receiver.store.group_commit import GroupCommitWriter
+from vidhook.receiver.store.sqlite_connector import SqliteConnector
 
 
 @pytest.fixture
@@ -107,3 +110,16 @@ async def test_one_durable_operation_makes_its_whole_batch_flush(writer):
     assert len(commits) == 1
     assert modes == [2, 2]
     assert "callback" in stored(path)
+
+
+async def test_a_path_sqlite_cannot_open_fails_before_any_connection_thread(tmp_path: Path) -> None:
+    """aiosqlite stops a thread whose connect failed without waiting for it, and that thread
+    can then report to a closed event loop; the connector finds such a path first."""
+    (tmp_path / "a-directory").mkdir()
+    connector = SqliteConnector(f"sqlite:///{tmp_path / 'a-directory'}")
+
+    with pytest.raises(StoreUnavailable, match="cannot open SQLite store"):
+        await connector.open()
+
+    workers = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+    assert workers == []

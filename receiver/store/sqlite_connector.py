@@ -69,6 +69,8 @@ class SqliteConnector:
             if self.path:
                 await asyncio.to_thread(check_database, self.path)
             prepare_sqlite_file(self.path)  # a new file is created 0600, and its WAL follows
+            if self.path:
+                await asyncio.to_thread(_try_open, self.path)
             writer = await self._connect()
             await on_connection_thread(writer, _set_up_writer)
             reader = await self._connect() if self.path else writer
@@ -158,6 +160,13 @@ class SqliteConnector:
         self._dbs.append(db)
         await on_connection_thread(db, _set_up_connection)
         return db
+
+
+def _try_open(path: str) -> None:
+    """Open and close the file once, so that a path SQLite cannot open fails here, not inside
+    aiosqlite.connect: that stops its thread without waiting, and the thread may then outlive
+    the event loop it reports to."""
+    sqlite3.connect(path).close()
 
 
 def _set_up_connection(conn: sqlite3.Connection) -> None:

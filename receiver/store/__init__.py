@@ -27,10 +27,23 @@ def open_store(url: str, *, clock: Callable[[], float] = time.time) -> Store:
 
         return Store(SqliteConnector(url), clock=clock)
     if url.startswith(("postgresql://", "postgres://")):
+        _require_asyncpg()
         from vidhook.receiver.store.postgres_connector import PostgresConnector
 
         return Store(PostgresConnector(url), clock=clock)
     raise ConfigError(f"store.url: unsupported scheme in {url!r}; use sqlite:/// or postgresql://")
+
+
+def _require_asyncpg() -> None:
+    """Raise ConfigError unless asyncpg, the PostgreSQL driver, is installed: it comes with the
+    `postgres` extra only, so a SQLite install does not carry it."""
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "store.url: a postgresql:// store needs the PostgreSQL driver (asyncpg), which is not "
+            "installed; install it with: pip install 'vidhook[postgres]'"
+        ) from None
 
 
 def check_store(url: str) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from vidhook.receiver import __version__
 from vidhook.receiver.config import parse_settings
 from vidhook.receiver.store.pg_schema import parse_target
 
@@ -159,3 +160,56 @@ def test_kubernetes_ingress_publishes_only_hooks_media_and_healthz():
     assert "non_idempotent" in retry.split()
     kustomized = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
     assert {"ingress.yaml", "poddisruptionbudget.yaml"} <= set(kustomized["resources"])
+
+
+def _dockerfile_instructions() -> list[tuple[str, str]]:
+    """The Dockerfile's instructions (keyword, arguments), continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (DEPLOY / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines()]
+    return [
+        (line.split(" ", 1)[0], line.split(" ", 1)[1]) for line in lines
+        if line and not line.startswith("#")
+    ]  # fmt: skip
+
+
+def test_the_dockerfile_installs_dependencies_in_a_layer_before_the_code():
+    build = []
+    for keyword, args in _dockerfile_instructions():
+        if keyword == "FROM" and build:
+            break
+        build.append((keyword, args))
+    copies = [args for keyword, args in build if keyword == "COPY"]
+    assert copies[0].split() == ["pyproject.toml", "constraints.txt", "./"]
+    first_install = next(i for i, (k, a) in enumerate(build) if k == "RUN" and "pip install" in a)
+    code_copy = next(i for i, (k, a) in enumerate(build) if k == "COPY" and "receiver" in a)
+    assert first_install < code_copy
+    assert "-c constraints.txt" in build[first_install][1]
+    assert "'postgres'" in build[first_install][1]  # compose and Kubernetes run on PostgreSQL
+    assert "--no-deps ." in build[-1][1]
+
+
+def test_the_docker_build_context_holds_every_file_the_dockerfile_copies():
+    ignore = (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+    admitted = {line[1:].rstrip("/") for line in ignore if line.startswith("!")}
+    for keyword, args in _dockerfile_instructions():
+        if keyword == "COPY" and not args.startswith("--from"):
+            assert set(args.split()[:-1]) <= admitted, args
+
+
+def test_the_image_carries_oci_labels_with_the_package_version():
+    labels = dict(
+        re.findall(r'(org\.opencontainers\.image\.[a-z.]+)="([^"]*)"',
+                   (DEPLOY / "Dockerfile").read_text())
+    )  # fmt: skip
+    assert {"title", "description", "version", "licenses", "source"} <= {
+        name.removeprefix("org.opencontainers.image.") for name in labels
+    }
+    assert labels["org.opencontainers.image.version"] == __version__
+    assert labels["org.opencontainers.image.licenses"] == "Apache-2.0"
+    assert _compose()["x-vidhook"]["image"] == f"vidhook:{__version__}"
+
+
+def test_compose_says_it_needs_compose_v2():
+    head = (DEPLOY / "compose.yaml").read_text().split("\nname:", 1)[0]
+    assert "Compose v2" in head and "docker compose" in head
+    assert "Compose v2" in (DEPLOY / "README.md").read_text()

@@ -158,6 +158,8 @@ def test_kubernetes_ingress_publishes_only_hooks_media_and_healthz():
     assert paths == {("/hooks/", "Prefix"), ("/media/", "Prefix"), ("/healthz", "Exact")}
     retry = ingress["metadata"]["annotations"]["nginx.ingress.kubernetes.io/proxy-next-upstream"]
     assert "non_idempotent" in retry.split()
+    assert ingress["spec"]["ingressClassName"] == "nginx"
+    assert not any("admin" in path or "metrics" in path for path, _ in paths)
     kustomized = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
     assert {"ingress.yaml", "poddisruptionbudget.yaml"} <= set(kustomized["resources"])
 
@@ -213,3 +215,83 @@ def test_compose_says_it_needs_compose_v2():
     head = (DEPLOY / "compose.yaml").read_text().split("\nname:", 1)[0]
     assert "Compose v2" in head and "docker compose" in head
     assert "Compose v2" in (DEPLOY / "README.md").read_text()
+
+
+def _kustomization() -> dict[str, Any]:
+    return yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())
+
+
+def _kustomized() -> list[dict[str, Any]]:
+    return [doc for name in _kustomization()["resources"] for doc in _k8s(name)]
+
+
+def test_every_kustomized_manifest_has_the_fields_kubernetes_requires():
+    kinds = {
+        "ConfigMap": "v1", "Service": "v1", "Deployment": "apps/v1",
+        "PodDisruptionBudget": "policy/v1", "Ingress": "networking.k8s.io/v1",
+        "NetworkPolicy": "networking.k8s.io/v1", "ServiceMonitor": "monitoring.coreos.com/v1",
+    }  # fmt: skip
+    seen = set()
+    for doc in _kustomized():
+        assert kinds[doc["kind"]] == doc["apiVersion"], doc["kind"]
+        assert re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", doc["metadata"]["name"])
+        seen.add((doc["kind"], doc["metadata"]["name"]))
+        assert "spec" in doc or "data" in doc
+    assert {kind for kind, _ in seen} == set(kinds)
+
+
+def test_kubectl_apply_k_never_applies_a_secret():
+    assert "secret.yaml" not in _kustomization()["resources"]
+    assert not any(doc["kind"] == "Secret" for doc in _kustomized())
+    assert not (DEPLOY / "k8s" / "secret.yaml").exists()
+    (deployment,) = _k8s("deployment.yaml")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    (source,) = container["envFrom"]
+    name = source["secretRef"]["name"]
+    # The documented command creates that Secret with every ${NAME} the config refers to.
+    howto = (DEPLOY / "k8s" / "kustomization.yaml").read_text()
+    assert f"kubectl create secret generic {name}" in howto
+    given = set(re.findall(r"--from-literal=([A-Z_]+)=", howto))
+    config = (DEPLOY / "k8s" / "configmap.yaml").read_text().split("vidhook.toml: |\n", 1)[1]
+    assert set(_any_env(config)) <= given
+    assert f"kubectl create secret generic {name}" in (DEPLOY / "README.md").read_text()
+
+
+def test_pods_carry_no_service_account_token():
+    (deployment,) = _k8s("deployment.yaml")
+    assert deployment["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_the_network_policy_admits_the_ingress_to_http_and_monitoring_to_internal_only():
+    (policy,) = _k8s("networkpolicy.yaml")
+    (deployment,) = _k8s("deployment.yaml")
+    spec = policy["spec"]
+    assert spec["podSelector"] == deployment["spec"]["selector"]
+    assert set(spec["policyTypes"]) == {"Ingress", "Egress"}
+    admitted = {
+        rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]: [
+            port["port"] for port in rule["ports"]
+        ]
+        for rule in spec["ingress"]
+    }
+    assert admitted == {"ingress-nginx": ["http"], "monitoring": ["internal"]}
+    egress = {(port["port"], port["protocol"]) for rule in spec["egress"] for port in rule["ports"]}
+    assert egress == {(53, "UDP"), (53, "TCP"), (5432, "TCP"), (443, "TCP")}
+    dns = next(rule for rule in spec["egress"] if "to" in rule)
+    assert dns["to"][0]["podSelector"]["matchLabels"] == {"k8s-app": "kube-dns"}
+
+
+def test_the_service_monitor_scrapes_metrics_on_the_internal_port_only():
+    (monitor,) = _k8s("servicemonitor.yaml")
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("internal", "/metrics")
+    wanted = monitor["spec"]["selector"]["matchLabels"]
+    selected = [
+        service for service in _k8s("service.yaml")
+        if wanted.items() <= {**service["metadata"].get("labels", {}),
+                              "app.kubernetes.io/name": "vidhook"}.items()
+    ]  # fmt: skip
+    (service,) = selected  # kustomize adds app.kubernetes.io/name to every object
+    assert [port["targetPort"] for port in service["spec"]["ports"]] == ["internal"]
+    public = next(s for s in _k8s("service.yaml") if s["metadata"]["name"] == "vidhook")
+    assert [port["targetPort"] for port in public["spec"]["ports"]] == ["http"]

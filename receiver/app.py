@@ -38,6 +38,7 @@ from vidhook.receiver.hooks import receive_callback
 from vidhook.receiver.http_client import shared_client
 from vidhook.receiver.http_errors import error_response, exception_handlers
 from vidhook.receiver.json_request import MAX_JSON_DEPTH_KEY, JsonLimitedRequest
+from vidhook.receiver.openapi_page import redoc_script, render_plugins
 from vidhook.receiver.request_id import RequestIdMiddleware
 from vidhook.receiver.services import Services
 from vidhook.receiver.sources import build_sources
@@ -198,7 +199,7 @@ def create_app(
     )
     hook_route = HookRoute(services)
     app = VidhookApp(
-        route_handlers=[*PUBLIC_HANDLERS, metrics, *API_HANDLERS],
+        route_handlers=[*PUBLIC_HANDLERS, metrics, *API_HANDLERS, redoc_script],
         dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
@@ -214,7 +215,11 @@ def create_app(
             }
         ),
         openapi_config=OpenAPIConfig(
-            title="vidhook", version=__version__, path="/schema", components=API_SECURITY
+            title="vidhook",
+            version=__version__,
+            path="/schema",
+            components=API_SECURITY,
+            render_plugins=render_plugins(),
         ),
         on_app_init=[_no_litestar_logging],
         debug=False,

@@ -46,6 +46,7 @@ def test_the_wheel_has_one_top_level_package(tmp_path: Path) -> None:
     )
     assert any(name.endswith(".j2") for name in names)
     assert "vidhook/receiver/vidhook.example.toml" in names  # `vidhook config example`
+    assert "vidhook/receiver/openapi_assets/redoc.standalone.js" in names  # /schema offline
 
 
 def test_nothing_imports_the_folders_under_their_bare_names() -> None:

@@ -157,7 +157,7 @@ def compile_template(source: str, *, where: str, html: bool = False) -> MessageT
 @cache
 def default_template(name: str) -> str:
     """The source of a bundled template, such as `slack_text` (from `templates/slack_text.j2`)."""
-    return resources.files("routes").joinpath("templates", f"{name}.j2").read_text("utf-8")
+    return resources.files("vidhook.routes").joinpath("templates", f"{name}.j2").read_text("utf-8")
 
 
 def _sample_event() -> Event:

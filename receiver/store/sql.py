@@ -19,10 +19,14 @@ def load_queries(filename: str) -> dict[str, str]:
 
 
 def dialect_queries(dialect: str) -> dict[str, str]:
-    """Every named query of one dialect: `{dialect}.sql` and `{dialect}_tasks.sql` together,
-    with each `/* include NAME */` replaced by the text of the block NAME (SQL text only, so
-    two queries can share one WHERE clause)."""
-    queries = {**load_queries(f"{dialect}.sql"), **load_queries(f"{dialect}_tasks.sql")}
+    """Every named query of one dialect: `{dialect}.sql`, `{dialect}_tasks.sql` and
+    `{dialect}_archive.sql` together, with each `/* include NAME */` replaced by the text of
+    the block NAME (SQL text only, so two queries can share one WHERE clause)."""
+    queries = {
+        name: sql
+        for part in ("", "_tasks", "_archive")
+        for name, sql in load_queries(f"{dialect}{part}.sql").items()
+    }
     return {
         name: _INCLUDE.sub(lambda match: queries[match.group(1)], sql)
         for name, sql in queries.items()

@@ -38,7 +38,7 @@ SELECT :id, :method, :path, :client, :headers, :raw_body
 WHERE EXISTS (SELECT 1 FROM events WHERE id = :id);
 INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
 SELECT json_extract(d.value, '$.id'), :id, json_extract(d.value, '$.sink'),
-       json_extract(d.value, '$.rule'), :state, 0, json_extract(d.value, '$.webhook_id'), 0, :now, :now
+       json_extract(d.value, '$.rule'), :state, 0, json_extract(d.value, '$.webhook_id'), :due, :now, :now
 FROM json_each(:deliveries) d
 WHERE EXISTS (SELECT 1 FROM events WHERE id = :id)
 

@@ -9,8 +9,10 @@ import msgspec
 from vidhook.receiver.errors import StoreUnavailable
 from vidhook.receiver.event import Event, rfc3339_at
 from vidhook.receiver.store import rows, scripts
+from vidhook.receiver.store.archive_store import ArchiveStore
 from vidhook.receiver.store.connector import execute, fetch_all, fetch_one
 from vidhook.receiver.store.records import (
+    ArchivePlan,
     AttemptRecord,
     DueDelivery,
     IngestResult,
@@ -20,7 +22,6 @@ from vidhook.receiver.store.records import (
     Router,
     TaskRecord,
 )
-from vidhook.receiver.store.store_reads import StoreReads
 
 __all__ = ["Store"]
 
@@ -31,11 +32,12 @@ def _text(moment: float) -> str:
     return rfc3339_at(moment)
 
 
-class Store(StoreReads):
+class Store(ArchiveStore):
     """Where vidhook keeps events, raw requests, tasks, the outbox and attempts.
 
-    `ingest` commits the event, its raw request and its deliveries in one transaction before it
-    returns; a repeat of (source, task_id, status) stores nothing and says `duplicate`.
+    `ingest` commits the event, its raw request and its deliveries (and, given an archive plan,
+    its archive jobs) in one transaction before it returns; a repeat of (source, task_id,
+    status) stores nothing and says `duplicate`.
     `add_deliveries_many` adds (rule, sink) deliveries for many events in one commit, due at
     `now`; `retry_delivery` makes a dead or unleased pending delivery due at `now` (false for
     delivered, held or leased ones); `prune` keeps events with pending or held deliveries, and
@@ -78,12 +80,21 @@ class Store(StoreReads):
         self.connector.on_wake(callback)
 
     async def ingest(
-        self, event: Event, raw: RawRequest, route: Router, *, hold: bool = False
+        self,
+        event: Event,
+        raw: RawRequest,
+        route: Router,
+        *,
+        hold: bool = False,
+        archive: ArchivePlan | None = None,
     ) -> IngestResult:
         """Store the event, its raw request and its deliveries in one commit."""
-        now = _text(self._clock())
+        moment = self._clock()
+        now = _text(moment)
         return await self.connector.transaction(
-            lambda: scripts.ingest(event, raw, route, hold=hold, now=now)
+            lambda: scripts.ingest(
+                event, raw, route, hold=hold, now=now, archive=archive, moment=moment
+            )
         )
 
     async def record_rejection(self, rejection: Rejection, keep: int) -> None:
@@ -207,12 +218,18 @@ class Store(StoreReads):
             statement = execute("schedule_poll", **key, next_at=next_at, interval=interval)
             await self.connector.write(statement)
 
-    async def release_held(self, event: Event, pairs: list[tuple[str, str]]) -> int:
+    async def release_held(
+        self, event: Event, pairs: list[tuple[str, str]], archive: ArchivePlan | None = None
+    ) -> int:
         """Confirmed: the event as the provider tells it replaces the held one, and `pairs`
-        (its routes) replace the held deliveries, due at once."""
+        (its routes) replace the held deliveries, due at once (or, with archive jobs, after
+        the plan's wait)."""
         plan = scripts.delivery_plan([(event.id, pairs)])
-        now = _text(self._clock())
-        return await self.connector.transaction(lambda: scripts.release_held(event, plan, now=now))
+        moment = self._clock()
+        now = _text(moment)
+        return await self.connector.transaction(
+            lambda: scripts.release_held(event, plan, now=now, archive=archive, moment=moment)
+        )
 
     async def reject_held(self, event_id: str, note: str, *, now: float) -> bool:
         """Not confirmed: keep the event with `note`, never send its deliveries, and let the

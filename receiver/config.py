@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from vidhook.receiver.archive_config import ArchiveConfig, S3Config
 from vidhook.receiver.config_hints import describe_error, source_error
 from vidhook.receiver.config_positions import with_position
 from vidhook.receiver.durations import parse_duration as text_duration
@@ -27,10 +28,12 @@ from vidhook.receiver.secret_strength import check_secret_strength
 __all__ = [
     "PROVIDER_NAMES",
     "ApiToken",
+    "ArchiveConfig",
     "HmacConfig",
     "LogConfig",
     "ProviderName",
     "RuleConfig",
+    "S3Config",
     "ServerConfig",
     "Settings",
     "SourceConfig",
@@ -137,6 +140,7 @@ class Settings(_Config):
     sinks: dict[str, dict[str, Any]] = {}
     rules: list[RuleConfig] = []
     rules_dir: str | None = None
+    archive: ArchiveConfig | None = None  # no [archive]: videos are not kept
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -13,6 +13,10 @@
     ├── StoreUnavailable      503  the store cannot commit (disk full, read-only)
     │   └── StoreDamaged          the database or its WAL is damaged: refused at start
     ├── Unreachable           the command line cannot reach the store or a running vidhook
+    ├── ArchiveFailed         a video could not be archived (not an HTTP answer)
+    │   ├── ArchiveFinal          retrying will not help: link gone, too large, not a video
+    │   │   └── ArchiveTooLarge       the video is larger than `[archive].max_bytes`
+    │   └── ArchiveRetryable      worth retrying: timeout, connection error, 5xx, 429
     └── ConfigError           invalid configuration or rules (not an HTTP answer)
 
 Each error's docstring is its default message.
@@ -21,6 +25,10 @@ Each error's docstring is its default message.
 from __future__ import annotations
 
 __all__ = [
+    "ArchiveFailed",
+    "ArchiveFinal",
+    "ArchiveRetryable",
+    "ArchiveTooLarge",
     "BadRequest",
     "ConfigError",
     "Conflict",
@@ -144,3 +152,30 @@ class ConfigError(VidhookError):
 
 class StoreDamaged(StoreUnavailable):
     """The database file is damaged; vidhook will not start on it."""
+
+
+class ArchiveFailed(VidhookError):
+    """The video could not be archived."""
+
+    status_code = 502
+    code = "archive_failed"
+    retryable = False
+
+
+class ArchiveFinal(ArchiveFailed):
+    """The video cannot be archived, and retrying will not change that."""
+
+    code = "archive_refused"
+
+
+class ArchiveTooLarge(ArchiveFinal):
+    """The video is larger than [archive].max_bytes allows; raise max_bytes to keep it."""
+
+    code = "too_large"
+
+
+class ArchiveRetryable(ArchiveFailed):
+    """The video could not be archived this time; a later try may succeed."""
+
+    code = "archive_unavailable"
+    retryable = True

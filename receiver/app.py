@@ -156,14 +156,14 @@ def _lifespan(
     services: Services, *, run_workers: bool, handle_sighup: bool, owns_http: bool
 ) -> Callable[[Litestar], AbstractAsyncContextManager[None]]:
     """The app's lifespan, in dependency order: the store opens, then the supervisor starts
-    the background loops; on the way out the loops stop before the store closes."""
+    the store's own loops and the background loops; on the way out every loop stops (the
+    store's writer or listener last) before the store closes."""
 
     @asynccontextmanager
     async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        await services.store.open()
+        await services.store.open(run_loops=False)  # the supervisor runs the store's loops
         services.store.on_new_deliveries(services.outbox.wake)
-        if run_workers:
-            services.supervisor.start()
+        services.supervisor.start(workers=run_workers)
         if handle_sighup:
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, services.reload_rules)
         log.info("vidhook started", store=services.store.url, sources=len(services.sources))

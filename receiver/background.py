@@ -1,5 +1,6 @@
-"""Background loops and their one owner: the outbox worker, the poller, the confirm worker and
-retention each run under a `Supervisor` started and stopped in the app's lifespan.
+"""Background loops and their one owner: the store's own loops (SQLite's group-commit writer,
+PostgreSQL's LISTEN connection), the outbox worker, the poller, the confirm worker and retention
+each run under a `Supervisor` started and stopped in the app's lifespan.
 
 `Loop` is the skeleton they share (start, stop, wake, one round at a time) so that each loop
 says only what one round does and how long to wait before the next.
@@ -108,34 +109,46 @@ class Loop:
 
 
 class Supervisor:
-    """The owner of every background loop: starts them in order after the store opens, stops
-    them in reverse order before it closes."""
+    """The owner of every background loop and of their order.
 
-    def __init__(self, loops: Sequence[BackgroundLoop] = ()) -> None:
+    `base` are the loops the others stand on (the store's writer and listener): they start
+    first, run even when the workers do not (`start(workers=False)`), and stop last, after
+    every worker has drained. `loops` (the workers) start in order after them and stop in
+    reverse order. A store used alone (CLI, tests) runs its base loops under a supervisor of
+    its own (`Store.open`); a server's `Services` runs them under its one.
+    """
+
+    def __init__(
+        self, loops: Sequence[BackgroundLoop] = (), *, base: Sequence[BackgroundLoop] = ()
+    ) -> None:
+        self.base = list(base)
         self.loops = list(loops)
-        self.started = False
+        self.started = False  # whether the workers run
 
     def get(self, name: str) -> BackgroundLoop | None:
         """The loop of that name, if there is one."""
-        return next((loop for loop in self.loops if loop.name == name), None)
+        return next((loop for loop in [*self.base, *self.loops] if loop.name == name), None)
 
-    def start(self) -> None:
-        """Start every loop, in order."""
-        for loop in self.loops:
+    def start(self, *, workers: bool = True) -> None:
+        """Start the base loops, then (with `workers`) every worker, in order."""
+        for loop in self.base:
             loop.start()
-        self.started = True
+        if workers:
+            for loop in self.loops:
+                loop.start()
+            self.started = True
 
     async def stop(self) -> None:
-        """Stop every loop, last started first; one failing to stop does not keep the others
-        running."""
+        """Stop every worker, last started first, then the base loops likewise; one failing
+        to stop does not keep the others running."""
         self.started = False
-        for loop in reversed(self.loops):
+        for loop in [*reversed(self.loops), *reversed(self.base)]:
             try:
                 await loop.stop()
             except Exception as exc:  # the others must still stop
                 log.error("background loop did not stop cleanly", loop=loop.name, error=str(exc))
 
     def wake(self) -> None:
-        """Wake every loop (new work may be there)."""
+        """Wake every worker (new work may be there)."""
         for loop in self.loops:
             loop.wake()

@@ -38,8 +38,9 @@ class Services:
     """The wiring of one vidhook instance, built once by `build_services`.
 
     Its background loops are built here from the same parts, and run by `supervisor` between
-    the store's open and close (the app's lifespan): the outbox worker first, then the task
-    loops that feed it, then retention; they stop in reverse order.
+    the store's open and close (the app's lifespan): the store's own loops first (its writer
+    or listener, the supervisor's `base`), then the outbox worker, the task loops that feed
+    it, then retention; they stop in reverse order, the store's last.
     """
 
     settings: Settings
@@ -59,7 +60,9 @@ class Services:
         self.intake = Intake(self.store, self.route, self.metrics, self.clock)
         self.outbox = OutboxWorker(self.store, self.sinks, self.metrics, self.clock)
         retention = RetentionTask(self.store, self.settings.store.retention_days, self.clock)
-        self.supervisor = Supervisor([self.outbox, *task_workers(self), retention])
+        self.supervisor = Supervisor(
+            [self.outbox, *task_workers(self), retention], base=self.store.loops
+        )
 
     def route(self, event: Event) -> list[tuple[str, str]]:
         """The (rule, sink) pairs the current rules pick for an event."""

@@ -1,19 +1,29 @@
 """What only the PostgreSQL store does: migrations raced by instances starting together,
-wake-ups across instances by LISTEN/NOTIFY, its URL options, and `vidhook migrate`."""
+wake-ups across instances by LISTEN/NOTIFY (and its listener's life under a supervisor), its
+URL options, and `vidhook migrate` and the operating commands on it."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
+import json
 import subprocess
 import sys
 
 import asyncpg
 import pytest
+import structlog
 
+from tests.conftest import start_vidhook
 from tests.pg import postgres_database
 from tests.store_contract.samples import RAW, T0, make_event, route_to
+from tests.stored_events import CONFIG, kill_delivery
+from vidhook.receiver.cli import main
+from vidhook.receiver.config import parse_settings
 from vidhook.receiver.errors import ConfigError, StoreUnavailable
 from vidhook.receiver.store import open_store
+from vidhook.receiver.store.pg_listen import DeliveryListener
 from vidhook.receiver.store.pg_schema import parse_target
 from vidhook.receiver.store.sql import migrations
 
@@ -167,3 +177,69 @@ async def test_a_store_whose_connections_were_cut_reconnects(pg_url):
         assert outcomes[-1] == "stored"
     finally:
         await store.close()
+
+
+async def test_a_crash_in_the_listener_is_logged_and_the_listener_restarted(pg_url):
+    """A failing listener round is logged and retried like any loop's: a wake-up callback
+    that raises once costs one reconnect, not the wake-ups that follow."""
+    first, second = open_store(pg_url), open_store(pg_url)
+    calls: list[int] = []
+    woken = asyncio.Event()
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("wake-up failed")
+        woken.set()
+
+    second.on_new_deliveries(flaky)
+    with structlog.testing.capture_logs() as logs:
+        await asyncio.gather(first.open(), second.open())
+        try:
+            await asyncio.wait_for(woken.wait(), timeout=10)  # the restarted round's wake-up
+            [listener] = second.loops
+            assert isinstance(listener, DeliveryListener) and listener.running
+            woken.clear()
+            await first.ingest(make_event("after-crash"), RAW, route_to("ops"))
+            await asyncio.wait_for(woken.wait(), timeout=10)  # notifications still arrive
+        finally:
+            await asyncio.gather(first.close(), second.close())
+    failures = [e for e in logs if e["event"] == "LISTEN connection failed; reconnecting"]
+    assert [f["error"] for f in failures] == ["wake-up failed"]
+    assert not listener.running
+
+
+async def test_the_app_runs_the_listener_under_its_supervisor(pg_url):
+    settings = parse_settings(f'[store]\nurl = "{pg_url}"\n' + CONFIG, env={})
+    vidhook, stop = await start_vidhook(settings)
+    supervisor = vidhook.services.supervisor
+    [listener] = supervisor.base
+    assert isinstance(listener, DeliveryListener) and listener.running
+    assert supervisor.get("pg-listener") is listener
+    await stop()
+    assert not listener.running and not supervisor.started
+
+
+async def test_operating_commands_work_on_a_postgres_store(pg_url, tmp_path):
+    store = open_store(pg_url)
+    await store.open()
+    try:
+        await store.ingest(make_event("t1"), RAW, route_to("ops"))
+        dead = await kill_delivery(store, "ops")
+    finally:
+        await store.close()
+    config = tmp_path / "vidhook.toml"
+    config.write_text(f'[store]\nurl = "{pg_url}"\n' + CONFIG.replace("{dir}", str(tmp_path)))
+
+    def run(*argv: str) -> tuple[int, str]:
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main([*argv, "--config", str(config)])
+        return code, out.getvalue()
+
+    code, out = await asyncio.to_thread(run, "deliveries", "--state", "dead", "--json")
+    assert code == 0 and [json.loads(line)["id"] for line in out.splitlines()] == [dead]
+    code, out = await asyncio.to_thread(run, "retry", dead)
+    assert code == 0
+    code, out = await asyncio.to_thread(run, "deliveries", "--state", "dead", "--json")
+    assert code == 0 and out.strip() == ""

@@ -10,6 +10,8 @@ from tests.stored_events import CONFIG
 from vidhook.receiver.background import Loop, Supervisor
 from vidhook.receiver.config import parse_settings
 from vidhook.receiver.retention import RetentionTask
+from vidhook.receiver.store import open_store
+from vidhook.receiver.store.group_commit import GroupCommitWriter
 from vidhook.receiver.tasks.confirm import ConfirmWorker
 from vidhook.receiver.tasks.poller import Poller
 from vidhook.routes.worker import OutboxWorker
@@ -111,3 +113,69 @@ async def test_stopping_the_app_stops_every_loop_before_the_store_closes(tmp_pat
     assert vidhook.services.outbox.running
     await stop()
     assert not any(loop.running for loop in loops) and not vidhook.services.supervisor.started
+
+
+async def test_base_loops_start_first_stop_last_and_run_without_workers():
+    log = []
+    store_loop, worker = Counting("writer", log), Counting("worker", log)
+    supervisor = Supervisor([worker], base=[store_loop])
+    supervisor.start(workers=False)
+    assert store_loop.running and not worker.running and not supervisor.started
+    assert supervisor.get("writer") is store_loop and supervisor.get("worker") is worker
+    await supervisor.stop()
+    log.clear()
+
+    supervisor.start()
+    assert supervisor.started and store_loop.running and worker.running
+    await supervisor.stop()
+    assert log == [
+        "start writer", "start worker",
+        "stop worker", "drain worker", "stop writer", "drain writer",
+    ]  # fmt: skip
+
+
+class WritesWhileDraining(Loop):
+    """A worker that hands back its work through the store when it stops."""
+
+    name = "writes-while-draining"
+
+    def __init__(self, store):
+        super().__init__()
+        self.store = store
+
+    async def run_once(self):
+        return 3600.0
+
+    async def drain(self, grace):
+        await self.store.set_meta("drained", "yes")
+
+
+async def test_the_app_runs_the_store_writer_first_and_stops_it_after_every_worker(tmp_path):
+    db = tmp_path / "v.db"
+    settings = parse_settings(f'[store]\nurl = "sqlite:///{db}"\n' + CONFIG, env={})
+    vidhook, stop = await start_vidhook(settings, run_workers=False)
+    supervisor = vidhook.services.supervisor
+    [writer] = supervisor.base
+    assert isinstance(writer, GroupCommitWriter) and writer.running  # the store can write
+    assert (await vidhook.client.get("/readyz")).status_code == 200
+    draining = WritesWhileDraining(vidhook.services.store)
+    draining.start()
+    supervisor.loops.append(draining)
+    await stop()
+    assert not writer.running and not draining.running
+    store = open_store(f"sqlite:///{db}")
+    await store.open()
+    try:
+        assert await store.get_meta("drained") == "yes"  # written before the writer stopped
+    finally:
+        await store.close()
+
+
+async def test_a_store_used_alone_runs_its_writer_itself(tmp_path):
+    store = open_store(f"sqlite:///{tmp_path / 'alone.db'}")
+    [writer] = store.loops
+    await store.open()
+    assert writer.running
+    await store.set_meta("k", "v")
+    await store.close()
+    assert not writer.running

@@ -18,9 +18,11 @@ names and column aliases, so rows map by name into the records in `records.py`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
+
+from vidhook.receiver.background import BackgroundLoop
 
 __all__ = [
     "WAKE",
@@ -83,9 +85,12 @@ class Connector(Protocol):
     machine (see SqliteConnector). A script that yields `WAKE` tells every worker, of this
     instance and of any other on the same database, that deliveries are due once it commits;
     `on_wake` registers this instance's workers.
+    `loops` are the connector's own background loops (SQLite's writer, PostgreSQL's listener),
+    in start order: they run between `open` and `close` under the opener's supervisor.
     """
 
     url: str
+    loops: Sequence[BackgroundLoop]
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...

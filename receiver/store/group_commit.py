@@ -58,16 +58,23 @@ class GroupCommitWriter:
     `synchronous=NORMAL`). It survives the process being killed either way.
     """
 
-    def __init__(self, db: aiosqlite.Connection, max_batch: int = 256) -> None:
-        self._db = db
+    name = "sqlite-writer"
+
+    def __init__(self, db: aiosqlite.Connection | None = None, max_batch: int = 256) -> None:
+        self.db = db  # set by the connector once it has opened the file
         self._queue: asyncio.Queue[_Queued] = asyncio.Queue()
         self._max_batch = max_batch
         self._task: asyncio.Task[None] | None = None
         self._synchronous = ""  # the connection's current PRAGMA synchronous, once set here
         self.after_commit: list[Callable[[], None]] = []
 
+    @property
+    def running(self) -> bool:
+        """Whether the writer takes writes."""
+        return self._task is not None and not self._task.done()
+
     def start(self) -> None:
-        """Start the writer task."""
+        """Start the writer task (a supervisor's base loop: see `Supervisor`)."""
         self._task = asyncio.create_task(self._loop(), name="vidhook-sqlite-writer")
 
     async def stop(self) -> None:
@@ -80,10 +87,13 @@ class GroupCommitWriter:
             await self._task
         self._task = None
 
+    def wake(self) -> None:
+        """Nothing to do: the writer runs whenever a write is queued."""
+
     async def run(self, op: Callable[[sqlite3.Connection], T], *, durable: bool = True) -> T:
         """Run one write operation on the writer's thread (it must not touch the event loop)
         and return its result once it is committed (`durable=False`: see the class)."""
-        if self._task is None or self._task.done():
+        if not self.running:
             raise StoreUnavailable("the store is closed")
         item = _Queued(asyncio.get_running_loop().create_future(), op, durable)
         self._queue.put_nowait(item)
@@ -92,7 +102,9 @@ class GroupCommitWriter:
 
     async def on_thread(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn(connection)` on the writer's thread, outside any batch."""
-        return await on_connection_thread(self._db, fn)
+        if self.db is None:
+            raise StoreUnavailable("the store is not open")
+        return await on_connection_thread(self.db, fn)
 
     async def _loop(self) -> None:
         while True:
@@ -121,7 +133,10 @@ class GroupCommitWriter:
             if not item.future.done():
                 item.future.set_result(result)
         for callback in self.after_commit:
-            callback()
+            try:
+                callback()
+            except Exception as exc:  # a caller's hook must not stop the writer
+                log.error("after-commit callback failed", error=str(exc))
 
     def _transaction(self, conn: sqlite3.Connection, batch: list[_Queued], mode: str) -> list[Any]:
         """BEGIN, every operation, COMMIT, on the writer's thread; rolled back on any error."""

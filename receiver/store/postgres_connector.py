@@ -8,12 +8,13 @@ workers sends `NOTIFY` inside its transaction, so the other instances hear of it
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import asyncpg
 
+from vidhook.receiver.background import BackgroundLoop
 from vidhook.receiver.errors import StoreUnavailable
 from vidhook.receiver.event import new_id
 from vidhook.receiver.store.connector import Row, Script, Statement, result_of
@@ -44,16 +45,21 @@ class PostgresConnector:
 
     `url` is the address without its password, for logs; `pool_max`/`pool_min` in the URL's
     query size the pool (default 1..10), every other query option goes to the driver.
+
+    The LISTEN connection is the connector's one loop (`loops`): whoever opens the connector
+    runs it between `open` and `close` (a server's supervisor or the store's own, see
+    `Store.open`), and stops it before the pool closes.
     """
 
     def __init__(self, url: str) -> None:
         self._target = parse_target(url)
         self.url = self._target.display
         self._pool: Any = None
-        self._listener: DeliveryListener | None = None
         self._callbacks: list[Callable[[], None]] = []
         # Carried by this instance's notifications, so its listener can skip its own.
         self._origin = new_id()
+        self._listener = DeliveryListener(self._target.dsn, self._origin, self._wake)
+        self.loops: Sequence[BackgroundLoop] = (self._listener,)
 
     async def open(self) -> None:
         """Apply pending migrations (under an advisory lock), open the pool, and listen."""
@@ -72,17 +78,15 @@ class PostgresConnector:
                 timeout=10,
                 reset=_keep_session,
             )
-            self._listener = DeliveryListener(self._target.dsn, self._origin, self._wake)
-            await self._listener.start()
+            await self._listener.connect()
         except (*UNAVAILABLE, asyncpg.PostgresError, ValueError) as exc:  # ValueError: bad option
             await self.close()
             raise StoreUnavailable(f"cannot open PostgreSQL store {self.url}: {exc}") from None
 
     async def close(self) -> None:
-        """Stop listening and close every connection."""
-        if self._listener is not None:
-            await self._listener.stop()
-            self._listener = None
+        """Close every connection (the listener loop, stopped first by its owner, has let go
+        of its own)."""
+        await self._listener.disconnect()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
 
+from vidhook.receiver.background import BackgroundLoop
 from vidhook.receiver.errors import StoreDamaged, StoreUnavailable
 from vidhook.receiver.private_files import prepare_sqlite_file
 from vidhook.receiver.store.connector import Row, Script, Statement, result_of
@@ -52,13 +53,19 @@ class SqliteConnector:
     memory, one connection serves both (a second connection would be another database).
 
     The delivery worker's leases and attempts are written with `durable=False` (see
-    GroupCommitWriter): they need no disk flush of their own."""
+    GroupCommitWriter): they need no disk flush of their own.
+
+    The writer is the connector's one loop (`loops`): whoever opens the connector runs it
+    between `open` and `close`, a server's supervisor or the store's own (see `Store.open`).
+    """
 
     def __init__(self, url: str) -> None:
         self.url = url
         self.path = sqlite_path(url)
         self._dbs: list[aiosqlite.Connection] = []
-        self._writer: GroupCommitWriter | None = None
+        self._writer = GroupCommitWriter()
+        self._writer.after_commit.append(self._after_commit)
+        self.loops: Sequence[BackgroundLoop] = (self._writer,)
         self._reader: aiosqlite.Connection | None = None
         self._callbacks: list[Callable[[], None]] = []
         self._wake_after_commit = False
@@ -81,18 +88,15 @@ class SqliteConnector:
             await self.close()
             raise
         self._reader = reader
-        self._writer = GroupCommitWriter(writer)
-        self._writer.after_commit.append(self._after_commit)
-        self._writer.start()
+        self._writer.db = writer
 
     async def close(self) -> None:
-        """Finish queued writes, close the connections and stop their threads."""
-        if self._writer is not None:
-            await self._writer.stop()
+        """Close the connections and stop their threads (the writer loop, stopped first by
+        its owner, has finished the queued writes)."""
         for db in self._dbs:
             await db.close()
         self._dbs = []
-        self._writer = self._reader = None
+        self._writer.db = self._reader = None
 
     def on_wake(self, callback: Callable[[], None]) -> None:
         """Call `callback()` after each commit whose script asked to wake the workers."""
@@ -122,7 +126,7 @@ class SqliteConnector:
         return await self._writer_or_fail().on_thread(fn)
 
     def _writer_or_fail(self) -> GroupCommitWriter:
-        if self._writer is None:
+        if self._writer.db is None:
             raise StoreUnavailable("the store is not open")
         return self._writer
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import msgspec
 
+from vidhook.receiver.background import BackgroundLoop, Supervisor
 from vidhook.receiver.errors import StoreUnavailable
 from vidhook.receiver.event import Event, rfc3339_at
 from vidhook.receiver.store import rows, scripts
@@ -60,12 +61,28 @@ class Store(ArchiveStore):
     where no time is passed.
     """
 
-    async def open(self) -> None:
-        """Connect, check and migrate the database."""
+    _own_loops: Supervisor | None = None  # when the store runs its loops itself
+
+    @property
+    def loops(self) -> Sequence[BackgroundLoop]:
+        """The connector's own loops (SQLite's writer, PostgreSQL's listener), in start order;
+        a server's supervisor runs them as its base (see `Supervisor`)."""
+        return self.connector.loops
+
+    async def open(self, *, run_loops: bool = True) -> None:
+        """Connect, check and migrate the database. With `run_loops` (a store used alone: the
+        CLI, tests) a supervisor of the store's own runs `loops` until `close`; a server
+        passes False and runs them under its one supervisor."""
         await self.connector.open()
+        if run_loops:
+            self._own_loops = Supervisor(base=self.loops)
+            self._own_loops.start()
 
     async def close(self) -> None:
-        """Finish queued writes and close every connection."""
+        """Finish queued writes (when the store runs its loops) and close every connection."""
+        if self._own_loops is not None:
+            await self._own_loops.stop()
+            self._own_loops = None
         await self.connector.close()
 
     async def ready(self) -> None:

@@ -19,7 +19,7 @@ from vidhook.receiver.errors import Forbidden, Unauthorized
 from vidhook.receiver.failed_logins import FailedLogins
 from vidhook.receiver.verify import ProxyTrust
 
-__all__ = ["IMPLIED", "TokenTable", "grants", "require_scope"]
+__all__ = ["IMPLIED", "TokenTable", "client_address", "grants", "require_scope"]
 
 log = structlog.get_logger("vidhook")
 
@@ -47,14 +47,23 @@ class TokenTable:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise Unauthorized("Authorization must be 'Bearer <token>'")
-        given = value.strip().encode()
+        found = self.find(value.strip())
+        if found is None:
+            raise Unauthorized("unknown API token")
+        return found
+
+    def find(self, value: str) -> ApiToken | None:
+        """The token whose secret is `value`, compared in constant time; None if unknown."""
+        given = value.encode()
         found = None
         for secret, token in self._tokens:
             if hmac.compare_digest(given, secret):
                 found = token
-        if found is None:
-            raise Unauthorized("unknown API token")
         return found
+
+    def named(self, name: str) -> ApiToken | None:
+        """The configured token called `name` (sessions name their token), or None."""
+        return next((token for _, token in self._tokens if token.name == name), None)
 
     def check(self, header: str | None, scope: str) -> ApiToken:
         """The token, if it holds `scope`; else Unauthorized or Forbidden."""
@@ -62,6 +71,13 @@ class TokenTable:
         if not grants(token, scope):
             raise Forbidden(f"API token {token.name!r} lacks the {scope!r} scope")
         return token
+
+
+def client_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The client's address, through `server.trusted_proxies`: what failed logins count by."""
+    tokens: TokenTable = connection.app.state.api_tokens
+    peer = connection.client.host if connection.client else ""
+    return tokens.trust.client_address(peer, connection.headers.get("x-forwarded-for"))
 
 
 def require_scope(
@@ -75,8 +91,7 @@ def require_scope(
     scope = handler.opt.get("scope", "admin")
     tokens: TokenTable = connection.app.state.api_tokens
     now = connection.app.state.services.clock()
-    peer = connection.client.host if connection.client else ""
-    client = tokens.trust.client_address(peer, connection.headers.get("x-forwarded-for"))
+    client = client_address(connection)
     tokens.failed_logins.check(client, now)
     try:
         tokens.check(connection.headers.get("authorization"), scope)

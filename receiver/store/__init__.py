@@ -1,6 +1,7 @@
 """Storage: one `Store` with vidhook's storage rules, over a SQLite or PostgreSQL connector.
 
 store.py, store_reads.py   the Store: every rule once, reads and writes
+store_sessions.py          its dashboard sessions
 scripts.py                 its multi-statement writes, as transaction scripts
 connector.py               the protocol a database implements for it
 sqlite_connector.py        SQLite: group commit (group_commit.py), start-up check (sqlite_check.py)

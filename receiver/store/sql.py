@@ -8,6 +8,8 @@ from importlib import resources
 __all__ = ["dialect_queries", "load_queries", "migrations"]
 
 _INCLUDE = re.compile(r"/\*\s*include\s+([a-z_][a-z0-9_]*)\s*\*/")
+# The files of one dialect's statements: `{dialect}{part}.sql`.
+_PARTS = ("", "_tasks", "_archive", "_sessions")
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
@@ -19,14 +21,12 @@ def load_queries(filename: str) -> dict[str, str]:
 
 
 def dialect_queries(dialect: str) -> dict[str, str]:
-    """Every named query of one dialect: `{dialect}.sql`, `{dialect}_tasks.sql` and
-    `{dialect}_archive.sql` together, with each `/* include NAME */` replaced by the text of
-    the block NAME (SQL text only, so two queries can share one WHERE clause)."""
-    queries = {
-        name: sql
-        for part in ("", "_tasks", "_archive")
-        for name, sql in load_queries(f"{dialect}{part}.sql").items()
-    }
+    """Every named query of one dialect (the files `_PARTS` names) together, with each
+    `/* include NAME */` replaced by the text of the block NAME (SQL text only, so two queries
+    can share one WHERE clause)."""
+    queries: dict[str, str] = {}
+    for part in _PARTS:
+        queries.update(load_queries(f"{dialect}{part}.sql"))
     return {
         name: _INCLUDE.sub(lambda match: queries[match.group(1)], sql)
         for name, sql in queries.items()

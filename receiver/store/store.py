@@ -23,6 +23,7 @@ from vidhook.receiver.store.records import (
     Router,
     TaskRecord,
 )
+from vidhook.receiver.store.store_sessions import StoreSessions
 
 __all__ = ["Store"]
 
@@ -33,7 +34,7 @@ def _text(moment: float) -> str:
     return rfc3339_at(moment)
 
 
-class Store(ArchiveStore):
+class Store(ArchiveStore, StoreSessions):
     """Where vidhook keeps events, raw requests, tasks, the outbox and attempts.
 
     `ingest` commits the event, its raw request and its deliveries (and, given an archive plan,

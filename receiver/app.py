@@ -44,6 +44,7 @@ from vidhook.receiver.services import Services
 from vidhook.receiver.sources import build_sources
 from vidhook.receiver.store import Store, open_store
 from vidhook.receiver.task_api import TASK_HANDLERS
+from vidhook.receiver.ui import ui_router
 from vidhook.routes.rules import RuleHolder, RuleSet, load_rules
 from vidhook.routes.sinks import build_sinks
 from vidhook.routes.sinks.base import SinkContext
@@ -51,7 +52,7 @@ from vidhook.routes.sinks.base import SinkContext
 __all__ = ["PUBLIC_HANDLERS", "VidhookApp", "build_services", "create_app", "create_public_app"]
 
 # Routers and handlers beyond the callback endpoint and health: one entry per API module.
-API_HANDLERS: list[Any] = [admin_router, *TASK_HANDLERS]
+API_HANDLERS: list[Any] = [admin_router, *TASK_HANDLERS, ui_router]
 
 log = structlog.get_logger("vidhook")
 

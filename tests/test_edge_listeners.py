@@ -21,6 +21,7 @@ PRIVATE_SPELLINGS = [
     "/metrics", "/metrics/", "/metrics%2F", "//metrics", "/./metrics", "/hooks/../metrics",
     "/admin/events", "//admin/events", "/admin/../admin/events", "/admin%2Fevents",
     "/schema", "/schema/", "/schema/openapi.json", "/v1/submit/vibegen", "/ui",
+    "/ui/login", "/ui/events", "//ui/login", "/ui/static/vidhook.css",
 ]  # fmt: skip
 
 
@@ -70,6 +71,7 @@ async def test_the_internal_port_serves_everything(two_listeners: tuple[ServePro
     assert (
         parse_answer(await asyncio.to_thread(get, internal, "/schema/openapi.json")).status == 200
     )
+    assert parse_answer(await asyncio.to_thread(get, internal, "/ui/login")).status == 200
 
 
 async def test_hooks_and_health_answer_on_both_ports(

@@ -98,3 +98,14 @@ async def vidhook_factory(
     yield factory
     for stop in reversed(stops):
         await stop()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Name the folder of the dashboard's screenshots, so a CI log says where they are."""
+    from browser import screenshots_dir, screenshots_taken
+
+    taken = screenshots_taken()
+    if taken:
+        terminalreporter.write_line(
+            f"dashboard screenshots: {len(taken)} PNGs in {screenshots_dir()}"
+        )

@@ -48,6 +48,9 @@ def test_the_wheel_has_one_top_level_package(tmp_path: Path) -> None:
     assert any(name.endswith(".j2") for name in names)
     assert "vidhook/receiver/vidhook.example.toml" in names  # `vidhook config example`
     assert "vidhook/receiver/openapi_assets/redoc.standalone.js" in names  # /schema offline
+    assert "vidhook/receiver/ui/templates/base.html" in names  # the dashboard's pages
+    assert "vidhook/receiver/ui/static/vidhook.css" in names
+    assert any(name.startswith("vidhook/receiver/ui/static/htmx-") for name in names)
 
 
 def test_nothing_imports_the_folders_under_their_bare_names() -> None:

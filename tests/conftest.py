@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -102,10 +103,8 @@ async def vidhook_factory(
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Name the folder of the dashboard's screenshots, so a CI log says where they are."""
-    from browser import screenshots_dir, screenshots_taken
-
-    taken = screenshots_taken()
+    browser = sys.modules.get("browser")  # tests/browser.py, once a browser test imported it
+    taken = browser.screenshots_taken() if browser else []
     if taken:
-        terminalreporter.write_line(
-            f"dashboard screenshots: {len(taken)} PNGs in {screenshots_dir()}"
-        )
+        folder = browser.screenshots_dir()
+        terminalreporter.write_line(f"dashboard screenshots: {len(taken)} PNGs in {folder}")

@@ -93,6 +93,10 @@ async def test_an_operator_watches_a_callback_arrive_plays_it_replays_it_and_log
     await seed(vidhook.services)
     async with video_server() as video_url, chromium() as browser:
         page = await browser.new_page(viewport={"width": 1280, "height": 800})
+        # No script error and no policy violation (CSP) on any page along the way.
+        problems: list[str] = []
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda error: problems.append(str(error)))
         await page.goto(f"{vidhook.url}/ui/login")
         await screenshot(page, "login")
         await log_in(page, vidhook.url, ADMIN)
@@ -137,6 +141,7 @@ async def test_an_operator_watches_a_callback_arrive_plays_it_replays_it_and_log
         await expect(page).to_have_url(re.compile(r"/ui/login"))
         refused = await page.request.get(f"{vidhook.url}/ui/live", max_redirects=0)
         assert refused.status == 303
+        assert problems == []
 
 
 async def test_a_read_token_gets_no_replay_button_and_its_forged_post_is_refused(
@@ -156,6 +161,13 @@ async def test_a_read_token_gets_no_replay_button_and_its_forged_post_is_refused
             f"{vidhook.url}/ui/events/{event.id}/replay", form={"csrf_token": csrf}
         )
         assert forged.status == 403
+        # With JavaScript off the pages read the same.
+        context = await browser.new_context(java_script_enabled=False)
+        still = await context.new_page()
+        await log_in(still, vidhook.url, READER)
+        await still.get_by_role("link", name=event.task_id).click()
+        await expect(still.get_by_role("heading", name="Deliveries")).to_be_visible()
+        await expect(still.locator("video")).to_have_attribute("src", event.video_urls[0])
     assert len(await vidhook.services.store.deliveries_of(event.id)) == 1
 
 

@@ -78,9 +78,9 @@ WITH claimed AS (
         FOR UPDATE SKIP LOCKED
     ) due
     WHERE d.id = due.id
-    RETURNING d.id, d.event_id, d.sink, d.webhook_id, d.attempts, d.replay, d.next_at
+    RETURNING d.id, d.event_id, d.sink, d.webhook_id, d.attempts, d.replay, d.next_at, d.group_id
 )
-SELECT c.id, c.event_id, c.sink, c.webhook_id, c.attempts, c.replay, c.next_at,
+SELECT c.id, c.event_id, c.sink, c.webhook_id, c.attempts, c.replay, c.next_at, c.group_id,
        e.body AS event, r.body AS raw_body
 FROM claimed c JOIN events e ON e.id = c.event_id
 LEFT JOIN raw_requests r ON r.event_id = c.event_id
@@ -202,6 +202,8 @@ DELETE FROM attempts WHERE at < :before
 -- name: prune_events
 DELETE FROM events WHERE received_at < :before
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state IN ('pending', 'held'))
+  AND NOT EXISTS (SELECT 1 FROM event_group_members m JOIN event_groups g ON g.id = m.group_id
+      WHERE m.event_id = events.id AND g.state = 'open')
 
 -- name: prune_tasks
 -- Run after prune_events: a task goes only when none of its events is left, so the events

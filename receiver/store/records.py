@@ -20,20 +20,45 @@ __all__ = [
     "DeliveryRow",
     "DueDelivery",
     "EventFilter",
+    "GroupBatch",
+    "GroupJoin",
     "IngestResult",
     "Linker",
     "PollPlan",
     "RawRequest",
     "Rejection",
     "Router",
+    "Routes",
     "SinkStats",
     "StoredEvent",
     "TaskRecord",
     "TaskState",
 ]
 
-# Picks (rule, sink) pairs for an event; called inside the ingest transaction, after labels merge.
-Router = Callable[[Event], list[tuple[str, str]]]
+
+class GroupJoin(msgspec.Struct, frozen=True, kw_only=True):
+    """An event's place in a rule's group for one sink: `key` is the group key (JSON of the
+    `group_by` paths and the event's values), `wait` the rule's `group_wait` and `every` its
+    `group_interval`, in seconds."""
+
+    rule: str
+    sink: str
+    key: str
+    wait: float
+    every: float
+
+
+class Routes(msgspec.Struct, frozen=True):
+    """Where an event goes: one delivery for each (rule, sink) pair, and a place in a group for
+    each join (a grouped rule's slack and email sinks)."""
+
+    pairs: list[tuple[str, str]]
+    joins: list[GroupJoin] = []
+
+
+# Picks where an event goes, as (rule, sink) pairs or as Routes with group joins; called inside
+# the ingest transaction, after labels merge.
+Router = Callable[[Event], list[tuple[str, str]] | Routes]
 
 # `held` waits for the provider to confirm its event; `rejected` was held and is never sent,
 # because the provider contradicted the event.
@@ -88,6 +113,21 @@ class DueDelivery(msgspec.Struct, kw_only=True):
     replay: bool
     event: Event
     raw_body: bytes | None
+    group_id: str | None = None
+
+
+class GroupBatch(msgspec.Struct, kw_only=True):
+    """A flushed group, as its one delivery sends it: the rule, the group key as (path, value)
+    pairs, how many events it holds, the first few of them (oldest first), and the times of
+    its first and last event (RFC 3339)."""
+
+    id: str
+    rule: str
+    key: list[tuple[str, str]]
+    count: int
+    events: list[Event]
+    since: str
+    until: str
 
 
 class AttemptRecord(msgspec.Struct, kw_only=True):

@@ -84,6 +84,7 @@ def due_delivery(row: Row) -> DueDelivery:
         replay=bool(row["replay"]),
         event=decode_event(row["event"]),
         raw_body=None if row["raw_body"] is None else bytes(row["raw_body"]),
+        group_id=row.get("group_id"),
     )
 
 

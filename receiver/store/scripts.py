@@ -21,10 +21,12 @@ from vidhook.receiver.store.connector import (
 from vidhook.receiver.store.records import (
     REGISTERED,
     ArchivePlan,
+    GroupJoin,
     IngestResult,
     PollPlan,
     RawRequest,
     Router,
+    Routes,
     TaskRecord,
 )
 
@@ -32,15 +34,24 @@ __all__ = [
     "add_deliveries",
     "delivery_plan",
     "ingest",
+    "join_groups",
     "prune",
     "register_task",
     "reject_held",
     "release_held",
+    "split_routes",
     "wake_if",
 ]
 
 # prune_archive marks the archive jobs of the events prune_events is about to delete.
-_PRUNE_ORDER = ("prune_raw", "prune_attempts", "prune_archive", "prune_events", "prune_tasks")
+_PRUNE_ORDER = (
+    "prune_raw",
+    "prune_attempts",
+    "prune_groups",
+    "prune_archive",
+    "prune_events",
+    "prune_tasks",
+)
 
 
 def ingest(
@@ -58,7 +69,10 @@ def ingest(
     a status at or behind the task's is stale, and a repeat of (source, task_id, status) is a
     duplicate. Labels the task already has win over the event's. With an `archive` plan, a
     completed event with videos also gets its archive jobs (`moment` is `now` in seconds), and
-    its deliveries wait for them up to the plan's `wait`."""
+    its deliveries wait for them up to the plan's `wait`. Where the route groups the event for
+    a sink, the event joins that group (`join_groups`, flushing from `moment`) instead of
+    getting a delivery of its own; a held event's groups wait for its release, so it gets held
+    deliveries for them now."""
     key = {"source": event.source, "task_id": event.task_id, "status": event.status}
     moved = yield fetch_one("advance_task", **key, rank=STATUS_RANK[event.status], now=now)
     if moved is None:
@@ -71,7 +85,9 @@ def ingest(
     final = msgspec.structs.replace(
         event, labels={**event.labels, **rows.decode_labels(stored_labels)}
     )
-    pairs = [] if stale else route(final)
+    pairs, joins = ([], []) if stale else split_routes(route(final))
+    if hold:  # the groups are joined on release, when the provider has confirmed the event
+        pairs, joins = pairs + [(j.rule, j.sink) for j in joins], []
     keep = None if stale or hold else _archive_plan(final, archive)
     due = moment + keep.wait if keep is not None and keep.wait > 0 else 0.0
     params = _event_params(final, raw, pairs, stale=stale, hold=hold, now=now, due=due)
@@ -80,9 +96,34 @@ def ingest(
         return _duplicate((yield fetch_one("event_by_key", **key)))
     if keep is not None:
         yield from archive_scripts.add_jobs(final, give_up_at=moment + keep.window, now=now)
+    if joins:
+        yield join_groups(final.id, joins, moment=moment, now=now)
     if pairs and not hold:
         yield WAKE
-    return IngestResult(event=final, duplicate=False, stale=stale, deliveries=len(pairs))
+    routed = len(pairs) + len(joins)
+    return IngestResult(event=final, duplicate=False, stale=stale, deliveries=routed)
+
+
+def split_routes(
+    routed: list[tuple[str, str]] | Routes,
+) -> tuple[list[tuple[str, str]], list[GroupJoin]]:
+    """A router's answer as (pairs, group joins); plain pairs join no group."""
+    if isinstance(routed, Routes):
+        return list(routed.pairs), list(routed.joins)
+    return routed, []
+
+
+def join_groups(event_id: str, joins: Sequence[GroupJoin], *, moment: float, now: str) -> Statement:
+    """The statement that puts an event into the open group of each join, opening it if none is
+    (each new group with a new id)."""
+    groups = [{**msgspec.structs.asdict(join), "id": new_id()} for join in joins]
+    return execute(
+        "join_groups",
+        event_id=event_id,
+        groups=rows.encode(groups).decode(),
+        moment=moment,
+        now=now,
+    )
 
 
 def _archive_plan(event: Event, archive: ArchivePlan | None) -> ArchivePlan | None:
@@ -195,12 +236,13 @@ def release_held(
     *,
     now: str,
     archive: ArchivePlan | None = None,
+    joins: Sequence[GroupJoin] = (),
     moment: float = 0.0,
 ) -> Script[int]:
     """Confirmed: `event` (the provider's account, same id) replaces the held one, and the
-    planned `deliveries` (its routes, see `delivery_plan`) replace the held deliveries, which
-    were routed by the callback's word; returns how many are now pending. Its archive jobs
-    are filed now, as ingest files them for an event not held."""
+    planned `deliveries` (its routes, see `delivery_plan`) and group `joins` replace the held
+    deliveries, which were routed by the callback's word; returns how many are now pending or
+    grouped. Its archive jobs are filed now, as ingest files them for an event not held."""
     held = yield fetch_one("lock_held_event", id=event.id)
     if held is None:
         return 0
@@ -211,7 +253,9 @@ def release_held(
     if keep is not None:
         yield from archive_scripts.add_jobs(event, give_up_at=moment + keep.window, now=now)
         due = moment + keep.wait if keep.wait > 0 else 0.0
-    return (yield from add_deliveries(deliveries, replay=False, due=due, now=now))
+    if joins:
+        yield join_groups(event.id, joins, moment=moment, now=now)
+    return (yield from add_deliveries(deliveries, replay=False, due=due, now=now)) + len(joins)
 
 
 def reject_held(event_id: str, note: str, *, now: float, at: str) -> Script[bool]:

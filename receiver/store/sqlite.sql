@@ -72,7 +72,7 @@ WHERE id IN (
       AND (lease_until IS NULL OR lease_until < :now)
     ORDER BY next_at LIMIT :limit
 )
-RETURNING id, event_id, sink, webhook_id, attempts, replay, next_at,
+RETURNING id, event_id, sink, webhook_id, attempts, replay, next_at, group_id,
     (SELECT e.body FROM events e WHERE e.id = deliveries.event_id) AS event,
     (SELECT r.body FROM raw_requests r WHERE r.event_id = deliveries.event_id) AS raw_body
 
@@ -187,6 +187,8 @@ DELETE FROM attempts WHERE at < :before
 -- name: prune_events
 DELETE FROM events WHERE received_at < :before
   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state IN ('pending', 'held'))
+  AND NOT EXISTS (SELECT 1 FROM event_group_members m JOIN event_groups g ON g.id = m.group_id
+      WHERE m.event_id = events.id AND g.state = 'open')
 
 -- name: prune_tasks
 -- Run after prune_events: a task goes only when none of its events is left, so the events

@@ -21,8 +21,10 @@ from vidhook.receiver.store.records import (
     RawRequest,
     Rejection,
     Router,
+    Routes,
     TaskRecord,
 )
+from vidhook.receiver.store.store_groups import StoreGroups
 from vidhook.receiver.store.store_sessions import StoreSessions
 
 __all__ = ["Store"]
@@ -34,7 +36,7 @@ def _text(moment: float) -> str:
     return rfc3339_at(moment)
 
 
-class Store(ArchiveStore, StoreSessions):
+class Store(ArchiveStore, StoreGroups, StoreSessions):
     """Where vidhook keeps events, raw requests, tasks, the outbox and attempts.
 
     `ingest` commits the event, its raw request and its deliveries (and, given an archive plan,
@@ -56,6 +58,9 @@ class Store(ArchiveStore, StoreSessions):
     net's: until then a callback is awaited) is kept once set. `take_query_turn` hands out a
     provider API key's query turns, `spacing` apart, to every instance on the database, and
     `pause_queries` holds them back after a 429.
+
+    Groups: see `StoreGroups`; an event a route groups joins its groups in `ingest` instead of
+    getting deliveries for those sinks.
 
     Held events: `release_held` and `reject_held` settle an event held for confirmation (see
     `scripts.py`). Times the caller passes (`now`) are used as given; `clock` is read only
@@ -106,7 +111,7 @@ class Store(ArchiveStore, StoreSessions):
         hold: bool = False,
         archive: ArchivePlan | None = None,
     ) -> IngestResult:
-        """Store the event, its raw request and its deliveries in one commit."""
+        """Store the event, its raw request and its deliveries (or group joins) in one commit."""
         moment = self._clock()
         now = _text(moment)
         return await self.connector.transaction(
@@ -237,16 +242,22 @@ class Store(ArchiveStore, StoreSessions):
             await self.connector.write(statement)
 
     async def release_held(
-        self, event: Event, pairs: list[tuple[str, str]], archive: ArchivePlan | None = None
+        self,
+        event: Event,
+        routes: list[tuple[str, str]] | Routes,
+        archive: ArchivePlan | None = None,
     ) -> int:
-        """Confirmed: the event as the provider tells it replaces the held one, and `pairs`
-        (its routes) replace the held deliveries, due at once (or, with archive jobs, after
-        the plan's wait)."""
+        """Confirmed: the event as the provider tells it replaces the held one, and `routes`
+        (its (rule, sink) pairs, or Routes with group joins) replace the held deliveries, due
+        at once (or, with archive jobs, after the plan's wait)."""
+        pairs, joins = scripts.split_routes(routes)
         plan = scripts.delivery_plan([(event.id, pairs)])
         moment = self._clock()
         now = _text(moment)
         return await self.connector.transaction(
-            lambda: scripts.release_held(event, plan, now=now, archive=archive, moment=moment)
+            lambda: scripts.release_held(
+                event, plan, now=now, archive=archive, joins=joins, moment=moment
+            )
         )
 
     async def reject_held(self, event_id: str, note: str, *, now: float) -> bool:

@@ -69,7 +69,8 @@ def build_services(
     http = http or shared_client()
     origin = config_path or "<config>"
     try:
-        sinks = build_sinks(settings.sinks, SinkContext(http=http))
+        context = SinkContext(http=http, public_url=settings.server.public_url)
+        sinks = build_sinks(settings.sinks, context)
         sources = build_sources(settings)
         store = store or open_store(settings.store.url)
     except ConfigError as exc:  # these name the key; the file is named here

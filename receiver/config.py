@@ -114,12 +114,19 @@ class ApiToken(_Config):
 
 
 class RuleConfig(_Config):
-    """A routing rule as written in TOML: when the filter matches, send to the sinks."""
+    """A routing rule as written in TOML: when the filter matches, send to the sinks.
+
+    `group_by` (event field paths) batches what the rule sends to slack and email sinks, as
+    Alertmanager does; `group_wait` and `group_interval` are durations (see routes/grouping.py).
+    """
 
     name: str
     sinks: list[str]
     when: dict[str, Any] | None = None
     stop: bool = False
+    group_by: list[str] | None = None
+    group_wait: float | str | None = None
+    group_interval: float | str | None = None
 
 
 class LogConfig(_Config):

@@ -73,3 +73,14 @@ class Metrics:
             ["source", "outcome"],
             registry=r,
         )
+        self.groups_open = Gauge(
+            "vidhook_groups_open",
+            "Groups of a grouped rule waiting for group_wait or group_interval to pass",
+            registry=r,
+        )
+        self.group_events = Counter(
+            "vidhook_group_events",
+            "Events sent in groups (one message per group), by sink",
+            ["sink"],
+            registry=r,
+        )

@@ -21,8 +21,9 @@ from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.retention import RetentionTask
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store import Store
-from vidhook.receiver.store.records import Rejection
+from vidhook.receiver.store.records import Rejection, Routes
 from vidhook.receiver.tasks import task_workers
+from vidhook.routes.group_flusher import GroupFlusher
 from vidhook.routes.rules import RuleHolder
 from vidhook.routes.sinks.base import Sink
 from vidhook.routes.worker import OutboxWorker
@@ -39,8 +40,8 @@ class Services:
 
     Its background loops are built here from the same parts, and run by `supervisor` between
     the store's open and close (the app's lifespan): the store's own loops first (its writer
-    or listener, the supervisor's `base`), then the outbox worker, the task loops that feed
-    it, then retention; they stop in reverse order, the store's last.
+    or listener, the supervisor's `base`), then the outbox worker, the group flusher and the
+    task loops that feed it, then retention; they stop in reverse order, the store's last.
     """
 
     settings: Settings
@@ -57,16 +58,21 @@ class Services:
     supervisor: Supervisor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.intake = Intake(self.store, self.route, self.metrics, self.clock)
+        self.intake = Intake(self.store, self.plan, self.metrics, self.clock)
         self.outbox = OutboxWorker(self.store, self.sinks, self.metrics, self.clock)
         retention = RetentionTask(self.store, self.settings.store.retention_days, self.clock)
+        flusher = GroupFlusher(self.store, self.metrics, self.clock)
         self.supervisor = Supervisor(
-            [self.outbox, *task_workers(self), retention], base=self.store.loops
+            [self.outbox, flusher, *task_workers(self), retention], base=self.store.loops
         )
 
     def route(self, event: Event) -> list[tuple[str, str]]:
         """The (rule, sink) pairs the current rules pick for an event."""
         return self.rules.current.route(event)
+
+    def plan(self, event: Event) -> Routes:
+        """Where the current rules send an event on ingest: (rule, sink) pairs and group joins."""
+        return self.rules.current.plan(event)
 
     def now_text(self) -> str:
         """The clock's time as RFC 3339 UTC."""

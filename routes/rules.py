@@ -22,14 +22,17 @@ from vidhook.receiver.config import RuleConfig, Settings
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import Event
 from vidhook.receiver.identifiers import MAX_RULE_NAME
+from vidhook.receiver.store.records import GroupJoin, Routes
 from vidhook.receiver.suggestions import did_you_mean
 from vidhook.routes.filter import Filter, compile_filter
+from vidhook.routes.grouping import GROUPABLE_TYPES, Grouping, build_grouping
 
 __all__ = [
     "Rule",
     "RuleHolder",
     "RuleSet",
     "build_rule",
+    "groupable_sinks",
     "load_rules",
     "parse_rules_text",
 ]
@@ -37,13 +40,15 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class Rule:
-    """One routing rule: when `filter` matches (None matches every event), send to `sinks`."""
+    """One routing rule: when `filter` matches (None matches every event), send to `sinks`,
+    batching what goes to slack and email sinks when it has a `grouping`."""
 
     name: str
     sinks: tuple[str, ...]
     filter: Filter | None = None
     stop: bool = False
     origin: str = ""
+    grouping: Grouping | None = None
 
     def matches(self, doc: Mapping[str, Any]) -> bool:
         """Whether the event, in its builtins form, is one this rule is for."""
@@ -52,13 +57,17 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class RuleSet:
-    """The rules in force, in matching order."""
+    """The rules in force, in matching order; `groupable` names the sinks a rule's grouping
+    applies to (the slack and email ones)."""
 
     rules: tuple[Rule, ...] = ()
+    groupable: frozenset[str] = frozenset()
 
     def matched(self, event: Event) -> list[Rule]:
         """The rules that fire for an event, in order, honouring `stop`."""
-        doc = msgspec.to_builtins(event)
+        return self._fired(msgspec.to_builtins(event))
+
+    def _fired(self, doc: Mapping[str, Any]) -> list[Rule]:
         fired: list[Rule] = []
         for rule in self.rules:
             if rule.matches(doc):
@@ -78,6 +87,29 @@ class RuleSet:
                     pairs.append((rule.name, sink))
         return pairs
 
+    def plan(self, event: Event) -> Routes:
+        """Where an event goes on ingest: as `route`, except that a grouped rule's slack and
+        email sinks get a group join instead of a (rule, sink) pair."""
+        doc = msgspec.to_builtins(event)
+        pairs: list[tuple[str, str]] = []
+        joins: list[GroupJoin] = []
+        seen: set[str] = set()
+        for rule in self._fired(doc):
+            for sink in rule.sinks:
+                if sink in seen:
+                    continue
+                seen.add(sink)
+                grouping = rule.grouping
+                if grouping is None or sink not in self.groupable:
+                    pairs.append((rule.name, sink))
+                    continue
+                key = grouping.key(doc)
+                every = grouping.interval
+                joins.append(
+                    GroupJoin(rule=rule.name, sink=sink, key=key, wait=grouping.wait, every=every)
+                )
+        return Routes(pairs, joins)
+
     def describe(self) -> str:
         """The rules as a readable list, for `vidhook check`."""
         if not self.rules:
@@ -89,6 +121,10 @@ class RuleSet:
             lines.append(f"     when  {when}")
             sinks = ", ".join(rule.sinks) or "(none: drop)"
             lines.append(f"     sinks {sinks}" + ("  then stop" if rule.stop else ""))
+            if rule.grouping is not None:
+                grouped = [s for s in rule.sinks if s in self.groupable]
+                lines.append(f"     group {rule.grouping.describe()}")
+                lines.append(f"           grouped sinks: {', '.join(grouped) or '(none)'}")
         return "\n".join(lines)
 
     def __len__(self) -> int:
@@ -123,6 +159,7 @@ def build_rule(config: RuleConfig, *, origin: str, known_sinks: Iterable[str]) -
         filter=compiled,
         stop=config.stop,
         origin=origin,
+        grouping=build_grouping(config, where),
     )
 
 
@@ -165,7 +202,15 @@ def load_rules(settings: Settings, *, config_origin: str, known_sinks: set[str])
             )
         first_seen[rule.name] = origin
         rules.append(rule)
-    return RuleSet(tuple(rules))
+    return RuleSet(tuple(rules), groupable_sinks(settings.sinks, known_sinks))
+
+
+def groupable_sinks(sinks: Mapping[str, Mapping[str, Any]], known: Iterable[str]) -> frozenset[str]:
+    """The names of the configured sinks whose type a rule's grouping applies to."""
+    names = set(known)
+    return frozenset(
+        name for name, raw in sinks.items() if name in names and raw.get("type") in GROUPABLE_TYPES
+    )
 
 
 def _read_rules_dir(directory: Path) -> list[tuple[str, RuleConfig]]:

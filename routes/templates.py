@@ -41,8 +41,10 @@ __all__ = [
     "format_duration",
     "generation_seconds",
     "headline",
+    "sample_event",
     "slack_escape",
     "template_context",
+    "template_environment",
 ]
 
 STATUS_EMOJI: dict[str, str] = {
@@ -114,6 +116,12 @@ def template_context(event: Event) -> dict[str, Any]:
     }
 
 
+def template_environment(*, html: bool, strict: bool) -> jinja2.Environment:
+    """The sandbox every message template runs in, with the escaping filters: autoescaped for
+    HTML, and with undefined names refused when `strict` (the trial render at load)."""
+    return _environment(html=html, strict=strict)
+
+
 @cache
 def _environment(*, html: bool, strict: bool) -> jinja2.Environment:
     env = _Sandbox(
@@ -154,7 +162,7 @@ def compile_template(source: str, *, where: str, html: bool = False) -> MessageT
     unsafe attribute."""
     try:
         _environment(html=html, strict=True).from_string(source).render(
-            template_context(_sample_event())
+            template_context(sample_event())
         )
         template = _environment(html=html, strict=False).from_string(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -170,8 +178,9 @@ def default_template(name: str) -> str:
     return resources.files("vidhook.routes").joinpath("templates", f"{name}.j2").read_text("utf-8")
 
 
-def _sample_event() -> Event:
-    # Every field filled and any label key answers, so the trial render fails only on mistakes.
+def sample_event() -> Event:
+    """An event with every field filled and any label key answering, for trial renders: they
+    fail only on a template's own mistakes."""
     labels: dict[str, str] = defaultdict(str, team="video")
     return Event(
         id="01890000-0000-7000-8000-000000000000",

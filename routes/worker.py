@@ -203,20 +203,11 @@ class OutboxWorker(Loop):
     async def _attempt(self, sink: Sink, due: DueDelivery) -> AttemptRecord:
         """Send one delivery and say what came of it."""
         number = due.attempts + 1
-        delivery = Delivery(
-            id=due.id,
-            sink=due.sink,
-            webhook_id=due.webhook_id,
-            attempt=number,
-            replay=due.replay,
-            event=due.event,
-            raw_body=due.raw_body,
-        )
         started = time.monotonic()
         at = rfc3339(datetime.fromtimestamp(self.clock(), UTC))
         try:
             async with asyncio.timeout(sink.config.timeout):
-                result = await sink.send(delivery)
+                result = await sink.send(await self._delivery(due, number))
             record = self._success(due, number, at, result, started)
         except SinkError as exc:
             record = self._failure(sink, due, number, at, started, exc)
@@ -227,6 +218,20 @@ class OutboxWorker(Loop):
             log.exception("sink raised", sink=due.sink, delivery_id=due.id)
             record = self._failure(sink, due, number, at, started, SinkError(repr(exc)))
         return record
+
+    async def _delivery(self, due: DueDelivery, number: int) -> Delivery:
+        """What the sink is handed: the delivery, with its group's events if it is a group's."""
+        group = None if due.group_id is None else await self.store.group_batch(due.group_id)
+        return Delivery(
+            id=due.id,
+            sink=due.sink,
+            webhook_id=due.webhook_id,
+            attempt=number,
+            replay=due.replay,
+            event=due.event,
+            raw_body=due.raw_body,
+            group=group,
+        )
 
     async def _finish(self, record: AttemptRecord) -> None:
         # The attempt must be recorded, or the lease expires and it is sent again.

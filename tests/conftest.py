@@ -16,6 +16,7 @@ import uvicorn
 from vidhook.receiver.app import build_services, create_app
 from vidhook.receiver.config import Settings, parse_settings
 from vidhook.receiver.services import Services
+from vidhook.receiver.store import open_store
 
 FIXTURES = Path(__file__).parent / "fixtures" / "providers"
 
@@ -47,9 +48,16 @@ async def start_vidhook(
     provider_http: httpx.AsyncClient | None = None,
     config_path: str | None = None,
     run_workers: bool = True,
+    clock: Callable[[], float] | None = None,
 ) -> tuple[RunningVidhook, Callable[[], Awaitable[None]]]:
-    """Start vidhook in this event loop on a free port; return it and its stop function."""
-    services = build_services(settings, http=provider_http, config_path=config_path)
+    """Start vidhook in this event loop on a free port; return it and its stop function.
+    `clock` replaces the wall clock for the services and the store."""
+    timed = (
+        {}
+        if clock is None
+        else {"clock": clock, "store": open_store(settings.store.url, clock=clock)}
+    )
+    services = build_services(settings, http=provider_http, config_path=config_path, **timed)  # type: ignore[arg-type]
     app = create_app(settings, services=services, run_workers=run_workers)
     # As `vidhook serve` runs it: X-Forwarded-For is each source's business, not uvicorn's.
     config = uvicorn.Config(

@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from email.message import EmailMessage
 from pathlib import Path
 
 import httpx
 import msgspec
 
 sys.path.insert(0, str(Path(__file__).parent))
-from sink_servers import make_delivery
+from sink_servers import make_delivery, make_failed_event
 
+from vidhook.receiver.store.records import GroupBatch
 from vidhook.routes.sinks.apprise import AppriseConfig, AppriseSink
 from vidhook.routes.sinks.base import SinkContext
 from vidhook.routes.sinks.email import EmailConfig, EmailSink
@@ -23,11 +25,34 @@ from vidhook.routes.sinks.slack import SlackConfig, SlackSink
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+def group_batch() -> GroupBatch:
+    """A group of 12 failures of one source, as a grouped rule's delivery carries it."""
+    events = [
+        make_failed_event(
+            id=f"0190a000-0000-7000-8000-00000000010{n}",
+            task_id=f"task-{n}",
+            received_at=f"2024-05-01T10:01:3{n}.000Z",
+        )
+        for n in range(5)
+    ]
+    return GroupBatch(
+        id="0190a000-0000-7000-8000-0000000001ff",
+        rule="failures-to-people",
+        key=[("source", "vibegen"), ("type", "task.failed")],
+        count=12,
+        events=events,
+        since="2024-05-01T10:01:30.000Z",
+        until="2024-05-01T10:01:58.000Z",
+    )
+
+
 async def messages() -> dict[str, str]:
-    """Each sink's message for one completed vibegen event, as the README shows it."""
+    """Each sink's message for one completed vibegen event, and a group's Slack message and
+    email, as the README shows them."""
     delivery = make_delivery()
+    group = make_delivery(make_failed_event(), group=group_batch())
     async with httpx.AsyncClient() as client:
-        context = SinkContext(http=client)
+        context = SinkContext(http=client, public_url="https://hooks.example.com")
         slack = SlackSink(
             "ops-slack",
             SlackConfig(type="slack", webhook_url="https://hooks.slack.com/services/T0/B0/x"),
@@ -46,19 +71,25 @@ async def messages() -> dict[str, str]:
             "team-chat", AppriseConfig(type="apprise", urls=["json://127.0.0.1/"]), context
         )
         title, body = chat.render(delivery)
-    text_part = mail.get_body(("plain",))
-    assert text_part is not None
-    mail_text = f"Subject: {mail['Subject']}\n\n{text_part.get_content().rstrip()}"
+        group_mail = email.message(group)
+    assert group.group is not None
+
+    def mail_text(message: EmailMessage) -> str:
+        text_part = message.get_body(("plain",))
+        assert text_part is not None
+        return f"Subject: {message['Subject']}\n\n{text_part.get_content().rstrip()}"
 
     def pretty(value: object) -> str:
         return json.dumps(msgspec.to_builtins(value), indent=2, ensure_ascii=False)
 
     return {
         "slack": pretty(slack.payload(delivery.event)),
-        "email": mail_text,
+        "email": mail_text(mail),
         "http-event": pretty(delivery.event),
         "http-cloudevents": pretty(cloudevent(delivery)),
         "apprise": f"{title}\n\n{body.rstrip()}",
+        "group-slack": pretty(slack.group_payload(group.group)),
+        "group-email": mail_text(group_mail),
     }
 
 

@@ -13,6 +13,7 @@ from vidhook.receiver.intake import Intake
 from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store import Store
+from vidhook.receiver.store.records import Routes
 
 __all__ = ["TaskServices"]
 
@@ -40,4 +41,8 @@ class TaskServices(Protocol):
 
     def route(self, event: Event) -> list[tuple[str, str]]:
         """The (rule, sink) pairs the current rules pick for an event."""
+        ...
+
+    def plan(self, event: Event) -> Routes:
+        """Where the current rules send an event on ingest: pairs and group joins."""
         ...

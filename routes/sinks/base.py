@@ -10,6 +10,7 @@ import httpx
 import msgspec
 
 from vidhook.receiver.event import Event
+from vidhook.receiver.store.records import GroupBatch
 
 __all__ = [
     "Delivery",
@@ -52,7 +53,9 @@ class SinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
 
 
 class Delivery(msgspec.Struct, kw_only=True):
-    """One event on its way to one sink. `webhook_id` stays the same across retries."""
+    """One event on its way to one sink. `webhook_id` stays the same across retries. A group's
+    delivery (slack and email sinks of a grouped rule) carries the `group`, and `event` is its
+    first event."""
 
     id: str
     sink: str
@@ -61,6 +64,7 @@ class Delivery(msgspec.Struct, kw_only=True):
     replay: bool
     event: Event
     raw_body: bytes | None = None
+    group: GroupBatch | None = None
 
 
 class SendResult(msgspec.Struct):
@@ -93,9 +97,11 @@ class SinkError(Exception):
 
 @dataclass(frozen=True)
 class SinkContext:
-    """What a sink may use from the service: the shared HTTP client."""
+    """What a sink may use from the service: the shared HTTP client, and the public URL that
+    links in messages start with (`server.public_url`; empty when none is set)."""
 
     http: httpx.AsyncClient
+    public_url: str = ""
 
 
 class Sink(Protocol):

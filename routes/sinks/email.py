@@ -2,7 +2,9 @@
 
 `starttls = true` (the default, port 587) requires STARTTLS; `tls = true` is implicit TLS (port
 465). `username` and `password` log in. Subject, text and HTML are templates (defaults in
-`templates/email_*.j2`; the HTML one is autoescaped).
+`templates/email_*.j2`; the HTML one is autoescaped). A grouped rule's delivery is one message
+for its group, from `group_subject`, `group_text` and `group_html` (defaults in
+`templates/email_group_*.j2`).
 
 SMTP 4xx answers, timeouts and connection errors are retried; 5xx answers (550 mailbox unavailable,
 535 bad login, ...) are final. When only some recipients are refused the send counts as done, since
@@ -18,6 +20,8 @@ from email.utils import formatdate
 import aiosmtplib
 
 from vidhook.receiver.errors import ConfigError
+from vidhook.receiver.store.records import GroupBatch
+from vidhook.routes.group_templates import GroupTemplate, compile_group_template
 from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
 from vidhook.routes.templates import (
     MessageTemplate,
@@ -45,6 +49,9 @@ class EmailConfig(SinkConfig, kw_only=True, forbid_unknown_fields=True):
     subject: str | None = None
     text: str | None = None
     html: str | None = None
+    group_subject: str | None = None
+    group_text: str | None = None
+    group_html: str | None = None
 
 
 def _check(config: EmailConfig, where: str) -> None:
@@ -67,6 +74,19 @@ class EmailSink:
         self._subject = self._template(config.subject, "email_subject", f"{where}.subject")
         self._text = self._template(config.text, "email_text", f"{where}.text")
         self._html = self._template(config.html, "email_html", f"{where}.html", html=True)
+        self._public_url = context.public_url
+        self._group = tuple(
+            compile_group_template(
+                source or default_template(default),
+                where=f"{where}.{key}",
+                html=key.endswith("html"),
+            )
+            for source, default, key in (
+                (config.group_subject, "email_group_subject", "group_subject"),
+                (config.group_text, "email_group_text", "group_text"),
+                (config.group_html, "email_group_html", "group_html"),
+            )
+        )
 
     @staticmethod
     def _template(
@@ -78,9 +98,13 @@ class EmailSink:
         """The message for one delivery; raises a final SinkError if a template cannot render."""
         event = delivery.event
         try:
-            subject, text, html = (t.render(event) for t in (self._subject, self._text, self._html))
+            if delivery.group is None:
+                parts = [t.render(event) for t in (self._subject, self._text, self._html)]
+            else:
+                parts = self._group_parts(delivery.group)
         except RenderError as exc:
             raise SinkError(str(exc), retryable=False) from None
+        subject, text, html = parts
         message = EmailMessage()
         message["Subject"] = re.sub(r"\s+", " ", subject).strip()
         message["From"] = self.config.sender
@@ -89,9 +113,15 @@ class EmailSink:
         # The same id on every retry lets mail clients fold duplicates of an at-least-once send.
         message["Message-ID"] = f"<{delivery.webhook_id}@vidhook>"
         message["X-Vidhook-Event-Id"] = event.id
+        if delivery.group is not None:
+            message["X-Vidhook-Group-Id"] = delivery.group.id
         message.set_content(text)
         message.add_alternative(html, subtype="html")
         return message
+
+    def _group_parts(self, batch: GroupBatch) -> list[str]:
+        templates: tuple[GroupTemplate, ...] = self._group
+        return [t.render(batch, self._public_url) for t in templates]
 
     async def send(self, delivery: Delivery) -> SendResult:
         """Hand the message to the SMTP server; raise SinkError on failure."""

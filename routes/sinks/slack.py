@@ -2,7 +2,9 @@
 
 The message shows status, source, provider, model, task id, video links or the error, generation
 time, credits and labels. `template` sets the plain-text `text` Slack shows in notifications and
-where blocks cannot be drawn (default `templates/slack_text.j2`).
+where blocks cannot be drawn (default `templates/slack_text.j2`). A grouped rule's delivery
+shows its group instead (see `slack_group.py`), with `group_template` as its text (default
+`templates/slack_group_text.j2`).
 
 Slack answers 200 `ok`; 429 carries `Retry-After` and is retried after it; its 4xx answers
 (`invalid_payload` 400, `invalid_token`/`action_prohibited` 403, `no_service` 404,
@@ -16,9 +18,12 @@ from typing import Any
 import msgspec
 
 from vidhook.receiver.event import Event
+from vidhook.receiver.store.records import GroupBatch
 from vidhook.routes.escaping import slack_escape, slack_link
+from vidhook.routes.group_templates import GroupView, compile_group_template
 from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
 from vidhook.routes.sinks.http import USER_AGENT, check_url, outcome, post
+from vidhook.routes.sinks.slack_group import group_blocks
 from vidhook.routes.templates import (
     STATUS_EMOJI,
     RenderError,
@@ -40,6 +45,7 @@ class SlackConfig(SinkConfig, kw_only=True, forbid_unknown_fields=True):
 
     webhook_url: str
     template: str | None = None
+    group_template: str | None = None
     username: str | None = None
     icon_emoji: str | None = None
     icon_url: str | None = None
@@ -106,8 +112,13 @@ class SlackSink:
         self.name = name
         self.config = config
         self._http = context.http
+        self._public_url = context.public_url
         self._text = compile_template(
             config.template or default_template("slack_text"), where=f"{where}.template"
+        )
+        self._group_text = compile_group_template(
+            config.group_template or default_template("slack_group_text"),
+            where=f"{where}.group_template",
         )
 
     def payload(self, event: Event) -> dict[str, Any]:
@@ -116,7 +127,18 @@ class SlackSink:
             text = self._text.render(event)
         except RenderError as exc:
             raise SinkError(str(exc), retryable=False) from None
-        message: dict[str, Any] = {"text": text, "blocks": blocks(event)}
+        return self._with_extras({"text": text, "blocks": blocks(event)})
+
+    def group_payload(self, batch: GroupBatch) -> dict[str, Any]:
+        """The JSON body for a group; raises a final SinkError if the text cannot render."""
+        try:
+            text = self._group_text.render(batch, self._public_url)
+        except RenderError as exc:
+            raise SinkError(str(exc), retryable=False) from None
+        view = GroupView.of(batch, self._public_url)
+        return self._with_extras({"text": text, "blocks": group_blocks(batch, view)})
+
+    def _with_extras(self, message: dict[str, Any]) -> dict[str, Any]:
         extras = {
             "username": self.config.username,
             "icon_emoji": self.config.icon_emoji,
@@ -127,7 +149,9 @@ class SlackSink:
 
     async def send(self, delivery: Delivery) -> SendResult:
         """Post the message; raise SinkError on failure."""
-        body = msgspec.json.encode(self.payload(delivery.event))
+        group = delivery.group
+        message = self.payload(delivery.event) if group is None else self.group_payload(group)
+        body = msgspec.json.encode(message)
         headers = {"content-type": "application/json", "user-agent": USER_AGENT}
         answer = await post(self._http, self.config.webhook_url, body, headers, self.config.timeout)
         return outcome(answer, "slack")

@@ -29,7 +29,8 @@ from vidhook.routes.templates import (
 )
 
 __all__ = [
-    "FILTERS",
+    "ADMIN_FILTERS",
+    "DASHBOARD_FILTERS",
     "GroupTemplate",
     "GroupView",
     "compile_group_template",
@@ -37,15 +38,10 @@ __all__ = [
     "sample_batch",
 ]
 
-# Group key paths the event list can filter by, and the query parameter of each.
-FILTERS = {
-    "source": "source",
-    "provider": "provider",
-    "type": "type",
-    "status": "status",
-    "task_id": "task_id",
-    "model": "model",
-}
+# Group key paths each event list can filter by, and the query parameter of each: the
+# dashboard's list takes one label, the admin API's every label and the provider and model too.
+DASHBOARD_FILTERS = {"source": "source", "type": "type", "status": "status", "task_id": "task_id"}
+ADMIN_FILTERS = {**DASHBOARD_FILTERS, "provider": "provider", "model": "model"}
 
 
 def group_emoji(batch: GroupBatch) -> str:
@@ -65,12 +61,16 @@ def _after(moment: str) -> str:
     return rfc3339(parsed + timedelta(seconds=1))
 
 
-def _query(batch: GroupBatch) -> str:
+def _query(batch: GroupBatch, *, dashboard: bool) -> str:
+    """The list's filter for a group: its key's filterable values and its time span."""
+    filters = DASHBOARD_FILTERS if dashboard else ADMIN_FILTERS
     params: list[tuple[str, str]] = []
+    labels = 0
     for path, value in batch.key:
-        if path in FILTERS and value:
-            params.append((FILTERS[path], value))
-        elif path.startswith("labels.") and value:
+        if path in filters and value:
+            params.append((filters[path], value))
+        elif path.startswith("labels.") and value and not (dashboard and labels):
+            labels += 1
             params.append(("label", f"{path.removeprefix('labels.')}:{value}"))
     if batch.since:
         params.append(("since", batch.since))
@@ -103,7 +103,6 @@ class GroupView:
         """The view of a batch; links start with `public_url`."""
         key_text = ", ".join(f"{path}={value or '-'}" for path, value in batch.key)
         noun = "event" if batch.count == 1 else "events"
-        query = _query(batch)
         return cls(
             count=batch.count,
             more=max(0, batch.count - len(batch.events)),
@@ -114,8 +113,8 @@ class GroupView:
             emoji=group_emoji(batch),
             since=batch.since,
             until=batch.until,
-            link=f"{public_url.rstrip('/')}/ui/events?{query}",
-            admin_query=f"/admin/events?{query}",
+            link=f"{public_url.rstrip('/')}/ui/events?{_query(batch, dashboard=True)}",
+            admin_query=f"/admin/events?{_query(batch, dashboard=False)}",
         )
 
 

@@ -187,7 +187,7 @@ async def test_labels_make_the_group_key(vidhook_factory):
         headers = sorted(json.loads(r.body)["blocks"][0]["text"]["text"] for r in slack.received)
     assert headers == ["❌ 1 event: labels.team=blue", "❌ 3 events: labels.team=red"]
     link = json.loads(slack.received[0].body)["blocks"][2]["text"]["text"]
-    assert "label=team%3A" in link
+    assert "/ui/events?label=team%3A" in link
 
 
 async def test_a_replayed_event_of_a_group_is_sent_alone(vidhook_factory):

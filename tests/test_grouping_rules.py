@@ -10,7 +10,8 @@ import pytest
 from vidhook.receiver.config import parse_settings
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import Event
-from vidhook.receiver.store.records import GroupJoin
+from vidhook.receiver.store.records import GroupBatch, GroupJoin
+from vidhook.routes.group_templates import GroupView
 from vidhook.routes.rules import build_rule, load_rules, parse_rules_text
 
 SINKS = """
@@ -108,3 +109,26 @@ def test_check_shows_the_grouping():
     text = ruleset(GROUPED).describe()
     assert "group by source, labels.team, labels.a.b, error.code; wait 45 s, interval 600 s" in text
     assert "grouped sinks: ops-slack" in text
+
+
+def test_the_dashboard_link_takes_one_label_and_the_admin_query_every_filter():
+    batch = GroupBatch(
+        id="g",
+        rule="r",
+        key=[("model", "m1"), ("labels.team", "red"), ("labels.tier", "pro"), ("error.code", "x")],
+        count=3,
+        events=[],
+        since="2025-01-01T10:00:00.000Z",
+        until="2025-01-01T10:00:20.000Z",
+    )
+    view = GroupView.of(batch, "https://hooks.example.com/")
+    assert view.link == (
+        "https://hooks.example.com/ui/events?label=team%3Ared"
+        "&since=2025-01-01T10%3A00%3A00.000Z&until=2025-01-01T10%3A00%3A21.000Z"
+    )
+    assert view.admin_query == (
+        "/admin/events?model=m1&label=team%3Ared&label=tier%3Apro"
+        "&since=2025-01-01T10%3A00%3A00.000Z&until=2025-01-01T10%3A00%3A21.000Z"
+    )
+    assert view.key_text == "model=m1, labels.team=red, labels.tier=pro, error.code=x"
+    assert (view.more, view.emoji) == (3, "🔔")

@@ -14,7 +14,7 @@ import structlog
 from litestar import Litestar, MediaType, Response, get
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.enums import ScopeType
 from litestar.openapi.config import OpenAPIConfig
 from litestar.types import (
@@ -31,13 +31,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from vidhook.receiver import __version__
 from vidhook.receiver.admin import API_SECURITY, admin_router
 from vidhook.receiver.api_auth import TokenTable
+from vidhook.receiver.background import Supervisor
 from vidhook.receiver.config import Settings, load_settings
 from vidhook.receiver.errors import ConfigError, StoreUnavailable
+from vidhook.receiver.handler_parts import Clock, handler_dependencies
 from vidhook.receiver.hook_route import HookRoute
 from vidhook.receiver.hooks import receive_callback
 from vidhook.receiver.http_client import shared_client
 from vidhook.receiver.http_errors import error_response, exception_handlers
 from vidhook.receiver.json_request import MAX_JSON_DEPTH_KEY, JsonLimitedRequest
+from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.openapi_page import redoc_script, render_plugins
 from vidhook.receiver.request_id import RequestIdMiddleware
 from vidhook.receiver.services import Services
@@ -48,6 +51,7 @@ from vidhook.receiver.ui import ui_router
 from vidhook.routes.rules import RuleHolder, RuleSet, load_rules
 from vidhook.routes.sinks import build_sinks
 from vidhook.routes.sinks.base import SinkContext
+from vidhook.routes.worker import OutboxWorker
 
 __all__ = ["PUBLIC_HANDLERS", "VidhookApp", "build_services", "create_app", "create_public_app"]
 
@@ -103,28 +107,34 @@ def healthz() -> dict[str, str]:
 
 
 @get("/readyz", summary="Store can commit and worker running", tags=["health"])
-async def readyz(services: NamedDependency[Services]) -> Response[Any]:
+async def readyz(
+    store: NamedDependency[Store],
+    supervisor: NamedDependency[Supervisor],
+    outbox: NamedDependency[OutboxWorker],
+) -> Response[Any]:
     """Readiness: the store can commit a write now and the delivery worker runs."""
     try:
-        await services.store.ready()
+        await store.ready()
     except StoreUnavailable as exc:
         return error_response(exc)
-    if services.supervisor.started and not services.outbox.running:
+    if supervisor.started and not outbox.running:
         return error_response(StoreUnavailable("the delivery worker is not running"))
     return Response({"status": "ready"})
 
 
 @get("/metrics", summary="Prometheus metrics", tags=["health"], media_type=MediaType.TEXT)
-async def metrics(services: NamedDependency[Services]) -> Response[bytes]:
+async def metrics(
+    store: NamedDependency[Store], metrics: NamedDependency[Metrics], clock: NamedDependency[Clock]
+) -> Response[bytes]:
     """Prometheus text exposition."""
-    depth, oldest = await services.store.outbox_depth()
-    services.metrics.outbox_depth.set(depth)
-    now = services.clock()
-    services.metrics.oldest_pending_age.set(max(0.0, now - oldest) if oldest else 0.0)
-    open_tasks, overdue = await services.store.task_counts(now)
-    services.metrics.tasks_open.set(open_tasks)
-    services.metrics.tasks_overdue.set(overdue)
-    body = generate_latest(services.metrics.registry)
+    depth, oldest = await store.outbox_depth()
+    metrics.outbox_depth.set(depth)
+    now = clock()
+    metrics.oldest_pending_age.set(max(0.0, now - oldest) if oldest else 0.0)
+    open_tasks, overdue = await store.task_counts(now)
+    metrics.tasks_open.set(open_tasks)
+    metrics.tasks_overdue.set(overdue)
+    body = generate_latest(metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
@@ -202,7 +212,7 @@ def create_app(
     hook_route = HookRoute(services)
     app = VidhookApp(
         route_handlers=[*PUBLIC_HANDLERS, metrics, *API_HANDLERS, redoc_script],
-        dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        dependencies=handler_dependencies(services),
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],
@@ -240,7 +250,7 @@ def create_public_app(app: VidhookApp) -> VidhookApp:
     services: Services = app.state["services"]
     public = VidhookApp(
         route_handlers=PUBLIC_HANDLERS,
-        dependencies={"services": Provide(lambda: services, sync_to_thread=False)},
+        dependencies=app.dependencies,
         exception_handlers=exception_handlers,
         middleware=[RequestIdMiddleware],
         request_max_body_size=services.settings.server.max_body_bytes,

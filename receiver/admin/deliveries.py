@@ -9,10 +9,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from vidhook.receiver.admin.schemas import DeliveryPage
+from vidhook.receiver.handler_parts import Clock, Sinks
 from vidhook.receiver.http_errors import errors
 from vidhook.receiver.id_prefix import resolve_delivery_id
 from vidhook.receiver.retry import retry_delivery
-from vidhook.receiver.services import Services
+from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import DeliveryRow, DeliveryState
 
 __all__ = ["DeliveriesController"]
@@ -27,7 +28,7 @@ class DeliveriesController(Controller):
     @get("/", opt={"scope": "read"}, summary="List deliveries", responses=errors())
     async def list_deliveries(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
         delivery_state: Annotated[DeliveryState | None, QueryParameter(name="state")] = None,
         sink: Annotated[str | None, QueryParameter(max_length=200)] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
@@ -35,7 +36,7 @@ class DeliveriesController(Controller):
     ) -> DeliveryPage:
         """Deliveries, newest first, a page at a time; `state=dead` lists what gave up.
         Scope: read."""
-        rows = await services.store.list_deliveries(delivery_state, sink, cursor or None, limit + 1)
+        rows = await store.list_deliveries(delivery_state, sink, cursor or None, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return DeliveryPage(items=rows, next_cursor=rows[-1].id if more else None)
@@ -48,9 +49,13 @@ class DeliveriesController(Controller):
         responses=errors(404, 409),
     )
     async def retry(
-        self, delivery_id: FromPath[str], services: NamedDependency[Services]
+        self,
+        delivery_id: FromPath[str],
+        store: NamedDependency[Store],
+        sinks: NamedDependency[Sinks],
+        clock: NamedDependency[Clock],
     ) -> DeliveryRow:
         """Make a dead (or waiting) delivery due now, keeping its webhook id; delivered, held
         and in-flight deliveries are refused. The id may be a unique prefix. Scope: admin."""
-        delivery_id = await resolve_delivery_id(services.store, delivery_id)
-        return await retry_delivery(services.store, services.sinks, services.clock, delivery_id)
+        delivery_id = await resolve_delivery_id(store, delivery_id)
+        return await retry_delivery(store, sinks, clock, delivery_id)

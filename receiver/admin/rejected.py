@@ -10,7 +10,7 @@ from litestar.params import QueryParameter
 
 from vidhook.receiver.admin.schemas import RejectionPage, RejectionView
 from vidhook.receiver.http_errors import errors
-from vidhook.receiver.services import Services
+from vidhook.receiver.store import Store
 
 __all__ = ["RejectedController"]
 
@@ -24,10 +24,10 @@ class RejectedController(Controller):
     @get("/", opt={"scope": "read"}, summary="List refused requests", responses=errors())
     async def list_rejected(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
         limit: Annotated[int, QueryParameter(ge=1, le=10_000)] = 100,
     ) -> RejectionPage:
         """Why each was refused, its source, client address, size and first 4 KiB.
         Scope: read."""
-        rows = await services.store.list_rejected(limit)
+        rows = await store.list_rejected(limit)
         return RejectionPage(items=[RejectionView.of(row) for row in rows])

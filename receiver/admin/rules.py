@@ -8,7 +8,7 @@ from litestar.di import NamedDependency
 from vidhook.receiver.admin.schemas import RulesReloaded
 from vidhook.receiver.errors import ConfigError, UnreadablePayload
 from vidhook.receiver.http_errors import errors
-from vidhook.receiver.services import Services
+from vidhook.routes.rules import RuleHolder
 
 __all__ = ["RulesController"]
 
@@ -26,11 +26,11 @@ class RulesController(Controller):
         summary="Reload the rules",
         responses=errors(422),
     )
-    async def reload(self, services: NamedDependency[Services]) -> RulesReloaded:
+    async def reload(self, rules: NamedDependency[RuleHolder]) -> RulesReloaded:
         """Put the rules on disk in force; if any file is invalid, answer 422 naming the file,
         rule and field, and keep the running rules. Scope: admin."""
         try:
-            fresh = services.rules.reload()
+            fresh = rules.reload()
         except ConfigError as exc:
             raise UnreadablePayload(
                 f"rules not reloaded, the running rules stay: {exc.message}", code="invalid_rules"

@@ -9,9 +9,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 
 from vidhook.receiver.admin.schemas import RetriedDead, SinkList, SinkView
+from vidhook.receiver.handler_parts import Clock, Sinks
 from vidhook.receiver.http_errors import errors
 from vidhook.receiver.retry import retry_dead
-from vidhook.receiver.services import Services
 from vidhook.receiver.store import Store
 
 __all__ = ["SinksController", "sink_views"]
@@ -46,11 +46,13 @@ class SinksController(Controller):
     tags = ["admin: sinks"]
 
     @get("/", opt={"scope": "read"}, summary="List sinks", responses=errors())
-    async def list_sinks(self, services: NamedDependency[Services]) -> SinkList:
+    async def list_sinks(
+        self, store: NamedDependency[Store], sinks: NamedDependency[Sinks]
+    ) -> SinkList:
         """Pending, dead and delivered counts, last success, last failure and its error.
         Scope: read."""
-        types = {name: sink.config.type for name, sink in services.sinks.items()}
-        return SinkList(items=await sink_views(services.store, types))
+        types = {name: sink.config.type for name, sink in sinks.items()}
+        return SinkList(items=await sink_views(store, types))
 
     @post(
         "/{sink:str}/retry",
@@ -60,8 +62,12 @@ class SinksController(Controller):
         responses=errors(404),
     )
     async def retry_dead(
-        self, sink: FromPath[str], services: NamedDependency[Services]
+        self,
+        sink: FromPath[str],
+        store: NamedDependency[Store],
+        sinks: NamedDependency[Sinks],
+        clock: NamedDependency[Clock],
     ) -> RetriedDead:
         """Put every dead delivery of the sink back in the outbox, due now. Scope: admin."""
-        counts = await retry_dead(services.store, services.sinks, services.clock, sink)
+        counts = await retry_dead(store, sinks, clock, sink)
         return RetriedDead(sink=sink, retried=counts[sink])

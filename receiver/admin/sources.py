@@ -9,9 +9,9 @@ from litestar.di import NamedDependency
 
 from vidhook.receiver.admin.schemas import SourceList, SourceView
 from vidhook.receiver.api_auth import TokenTable
-from vidhook.receiver.config import SourceConfig
+from vidhook.receiver.config import Settings, SourceConfig
+from vidhook.receiver.handler_parts import Sources
 from vidhook.receiver.http_errors import errors
-from vidhook.receiver.services import Services
 from vidhook.receiver.sources import callback_url
 
 __all__ = ["SourcesController", "checks_of"]
@@ -37,7 +37,10 @@ class SourcesController(Controller):
 
     @get("/", opt={"scope": "read"}, summary="List sources", responses=errors())
     async def list_sources(
-        self, request: Request[Any, Any, Any], services: NamedDependency[Services]
+        self,
+        request: Request[Any, Any, Any],
+        sources: NamedDependency[Sources],
+        settings: NamedDependency[Settings],
     ) -> SourceList:
         """Each source's provider, checks and callback URL. The URL's token is a secret that
         lets anyone post callbacks, so only tokens with the `admin` scope see it. Scope: read."""
@@ -45,10 +48,10 @@ class SourcesController(Controller):
         caller = tokens.authenticate(request.headers.get("authorization"))
         reveal = "admin" in caller.scopes
         items = []
-        for name, source in services.sources.items():
+        for name, source in sources.items():
             url = None
             if source.provider.calls_back:
-                url = callback_url(services.settings, name)
+                url = callback_url(settings, name)
                 if source.config.tokens and not reveal:
                     url = url.rsplit("/", 1)[0] + "/[redacted]"
             items.append(

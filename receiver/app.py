@@ -30,6 +30,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from vidhook.receiver import __version__
 from vidhook.receiver.admin import API_SECURITY, admin_router
+from vidhook.receiver.admin.events import replayer
 from vidhook.receiver.api_auth import TokenTable
 from vidhook.receiver.background import Supervisor
 from vidhook.receiver.config import Settings, load_settings
@@ -212,7 +213,7 @@ def create_app(
     hook_route = HookRoute(services)
     app = VidhookApp(
         route_handlers=[*PUBLIC_HANDLERS, metrics, *API_HANDLERS, redoc_script],
-        dependencies=handler_dependencies(services),
+        dependencies=handler_dependencies(services, replayer=replayer(services)),
         exception_handlers=exception_handlers,
         lifespan=[lifespan],
         middleware=[RequestIdMiddleware],

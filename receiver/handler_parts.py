@@ -42,10 +42,9 @@ else:  # what Litestar checks at run time (see the module)
     Sinks = Mapping[str, Any]
 
 
-def handler_dependencies(services: Services) -> dict[str, Provide]:
-    """The parts of `services` by the names handlers ask for them (see the module)."""
-    cap = services.settings.server.max_replay_events
-    replayer = Replayer(services.store, services.rules, services.sinks, services.clock, cap)
+def handler_dependencies(services: Services, *, replayer: Replayer) -> dict[str, Provide]:
+    """The parts of `services` by the names handlers ask for them (see the module); the
+    replayer is the admin API's (`admin.events.replayer`)."""
     parts: dict[str, object] = {
         "settings": services.settings,
         "store": services.store,

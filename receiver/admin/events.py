@@ -21,6 +21,7 @@ from vidhook.receiver.config import ProviderName
 from vidhook.receiver.errors import NotFound
 from vidhook.receiver.event import EventType, Status
 from vidhook.receiver.event_filter import build_filter, parse_labels
+from vidhook.receiver.handler_parts import Clock
 from vidhook.receiver.http_errors import errors
 from vidhook.receiver.id_prefix import resolve_event_id
 from vidhook.receiver.identifiers import MAX_VALUE
@@ -71,7 +72,8 @@ async def event_detail(store: Store, event_id: str) -> EventDetail:
 
 
 def replayer(services: Services) -> Replayer:
-    """The replayer over this instance's store, rules and sinks."""
+    """The replayer over this instance's store, rules and sinks (the `replayer` part, built
+    once by the app)."""
     cap = services.settings.server.max_replay_events
     return Replayer(services.store, services.rules, services.sinks, services.clock, cap)
 
@@ -85,7 +87,8 @@ class EventsController(Controller):
     @get("/", opt={"scope": "read"}, summary="List events", responses=errors())
     async def list_events(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        clock: NamedDependency[Clock],
         since: Since = None,
         until: Until = None,
         source: Text = None,
@@ -103,12 +106,12 @@ class EventsController(Controller):
     ) -> EventPage:
         """Events matching every given filter, newest first, a page at a time. Scope: read."""
         where = build_filter(
-            now=services.clock(), since=since, until=until, labels=parse_labels(labels),
+            now=clock(), since=since, until=until, labels=parse_labels(labels),
             cursor=cursor,
             source=source, provider=provider, type=event_type, status=status,
             task_id=task_id, model=model, sink=sink,
         )  # fmt: skip
-        rows = await services.store.list_events(where, limit + 1)
+        rows = await store.list_events(where, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
         return EventPage(items=rows, next_cursor=rows[-1].event.id if more else None)
@@ -120,11 +123,11 @@ class EventsController(Controller):
         responses=errors(404),
     )
     async def show_event(
-        self, event_id: FromPath[str], services: NamedDependency[Services]
+        self, event_id: FromPath[str], store: NamedDependency[Store]
     ) -> EventDetail:
         """The event, its redacted raw request, its deliveries (replays too) and attempts.
         Scope: read."""
-        return await event_detail(services.store, event_id)
+        return await event_detail(store, event_id)
 
     @post(
         "/{event_id:str}/replay",
@@ -136,15 +139,16 @@ class EventsController(Controller):
     async def replay_event(
         self,
         event_id: FromPath[str],
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        replayer: NamedDependency[Replayer],
         data: JSONBody[ReplayEventRequest | None] = None,
     ) -> ReplayedEvent:
         """New deliveries of the event, marked replay, with new webhook ids: to `sinks`, or
         through the current rules when no sinks are named. The id may be a unique prefix.
         Scope: admin."""
         sinks = data.sinks if data else None
-        event_id = await resolve_event_id(services.store, event_id)
-        made = await replayer(services).replay_event(event_id, sinks)
+        event_id = await resolve_event_id(store, event_id)
+        made = await replayer.replay_event(event_id, sinks)
         return ReplayedEvent(event_id=event_id, deliveries=made)
 
 
@@ -158,16 +162,19 @@ class ReplayController(Controller):
         "/", opt={"scope": "admin"}, status_code=200, summary="Replay by filter", responses=errors()
     )
     async def replay(
-        self, data: JSONBody[ReplayRequest], services: NamedDependency[Services]
+        self,
+        data: JSONBody[ReplayRequest],
+        clock: NamedDependency[Clock],
+        replayer: NamedDependency[Replayer],
     ) -> ReplayResult:
         """Replay every event matching the filter (held, rejected and stale events are
         skipped); with `dry_run`, only count the events and deliveries it would make. A filter
         matching more than `server.max_replay_events` events is refused. Scope: admin."""
         where = build_filter(
-            now=services.clock(),
+            now=clock(),
             since=data.since,
             until=data.until,
             labels=data.labels,
             **data.filter_fields(),
         )
-        return await replayer(services).replay(where, data.sinks, dry_run=data.dry_run)
+        return await replayer.replay(where, data.sinks, dry_run=data.dry_run)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import httpx
 import msgspec
 from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
@@ -11,11 +12,13 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 
 from vidhook.receiver.api_auth import require_scope
+from vidhook.receiver.config import Settings
 from vidhook.receiver.errors import NotFound
+from vidhook.receiver.handler_parts import Clock, Sources
 from vidhook.receiver.http_errors import errors
 from vidhook.receiver.identifiers import MAX_NAME, MAX_TASK_ID, check_value
-from vidhook.receiver.services import Services
 from vidhook.receiver.sources import Source
+from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import EventFilter, StoredEvent, TaskRecord, TaskState
 from vidhook.receiver.tasks.provider_api import ProviderApi
 from vidhook.receiver.tasks.submit import (
@@ -30,6 +33,7 @@ from vidhook.receiver.tasks.submit import (
 __all__ = ["TASK_HANDLERS", "TaskDetail", "TaskList", "TasksController", "submit"]
 
 _EVENTS_SHOWN = 100
+_encoder = msgspec.json.Encoder()
 
 
 class TaskList(msgspec.Struct, kw_only=True):
@@ -64,10 +68,10 @@ class SubmittedView(msgspec.Struct, kw_only=True):
 _SUBMITTED = ResponseSpec(SubmittedView, description="The task was created and recorded")
 
 
-def _source(services: Services, name: str) -> Source:
-    source = services.sources.get(name)
+def _source(sources: Sources, name: str) -> Source:
+    source = sources.get(name)
     if source is None:
-        known = ", ".join(sorted(services.sources)) or "none"
+        known = ", ".join(sorted(sources)) or "none"
         raise NotFound(f"no source named {name[:64]!r}; configured: {known}", code="unknown_source")
     return source
 
@@ -88,18 +92,24 @@ def _source(services: Services, name: str) -> Source:
     responses={201: _SUBMITTED, **errors(402, 404, 409, 429, 502, 503, 504)},
 )
 async def submit(
-    source: FromPath[str], data: JSONBody[SubmitRequest], services: NamedDependency[Services]
+    source: FromPath[str],
+    data: JSONBody[SubmitRequest],
+    sources: NamedDependency[Sources],
+    settings: NamedDependency[Settings],
+    store: NamedDependency[Store],
+    http: NamedDependency[httpx.AsyncClient],
+    clock: NamedDependency[Clock],
 ) -> Response[bytes]:
     """Submit one task through vidhook."""
     submitted: Submitted = await submit_task(
-        _source(services, source),
+        _source(sources, source),
         data,
-        settings=services.settings,
-        store=services.store,
-        api=ProviderApi(services.http),
-        now=services.clock(),
+        settings=settings,
+        store=store,
+        api=ProviderApi(http),
+        now=clock(),
     )
-    return Response(services.encode(submitted), media_type="application/json", status_code=201)
+    return Response(_encoder.encode(submitted), media_type="application/json", status_code=201)
 
 
 class TasksController(Controller):
@@ -117,19 +127,22 @@ class TasksController(Controller):
         responses=errors(404, 409),
     )
     async def register(
-        self, data: JSONBody[WatchRequest], services: NamedDependency[Services]
+        self,
+        data: JSONBody[WatchRequest],
+        sources: NamedDependency[Sources],
+        store: NamedDependency[Store],
+        clock: NamedDependency[Clock],
     ) -> TaskRecord:
         """Poll a task created elsewhere until it ends or the source's `poll_timeout`."""
-        source = _source(services, data.source)
+        source = _source(sources, data.source)
         labels = task_labels(data.end_user_id, data.labels)
-        return await watch_task(
-            source, data.task_id, labels, store=services.store, now=services.clock()
-        )
+        return await watch_task(source, data.task_id, labels, store=store, now=clock())
 
     @get("/", opt={"scope": "read"}, summary="List tasks", responses=errors())
     async def list_tasks(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        clock: NamedDependency[Clock],
         source: Annotated[str | None, QueryParameter(max_length=MAX_NAME)] = None,
         # `state` is a name Litestar keeps for itself: the parameter is renamed on the way in.
         task_state: Annotated[TaskState | None, QueryParameter(name="state")] = None,
@@ -139,7 +152,7 @@ class TasksController(Controller):
         `overdue` (open, and its provider's final callback is later than `callback_grace`)
         or `polling` (being polled now, by the safety net or because the provider never
         calls back)."""
-        found = await services.store.list_tasks(source, task_state, limit, now=services.clock())
+        found = await store.list_tasks(source, task_state, limit, now=clock())
         return TaskList(items=found)
 
     @get(
@@ -149,18 +162,18 @@ class TasksController(Controller):
         responses=errors(404),
     )
     async def show(
-        self, source: FromPath[str], task_id: FromPath[str], services: NamedDependency[Services]
+        self, source: FromPath[str], task_id: FromPath[str], store: NamedDependency[Store]
     ) -> TaskDetail:
         """A task, its labels and poll state, and its events."""
         check_value("source", source, MAX_NAME)
         check_value("task_id", task_id, MAX_TASK_ID)
-        task = await services.store.get_task(source, task_id)
+        task = await store.get_task(source, task_id)
         if task is None:
             raise NotFound(
                 f"no task {task_id[:64]!r} of source {source[:64]!r}", code="unknown_task"
             )
         where = EventFilter(source=source, task_id=task_id)
-        events = await services.store.list_events(where, _EVENTS_SHOWN)
+        events = await store.list_events(where, _EVENTS_SHOWN)
         return TaskDetail(task=task, events=events)
 
 

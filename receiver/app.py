@@ -37,7 +37,7 @@ from vidhook.receiver.config import Settings, load_settings
 from vidhook.receiver.errors import ConfigError, StoreUnavailable
 from vidhook.receiver.handler_parts import Clock, handler_dependencies
 from vidhook.receiver.hook_route import HookRoute
-from vidhook.receiver.hooks import receive_callback
+from vidhook.receiver.hooks import HookParts, receive_callback
 from vidhook.receiver.http_client import shared_client
 from vidhook.receiver.http_errors import error_response, exception_handlers
 from vidhook.receiver.json_request import MAX_JSON_DEPTH_KEY, JsonLimitedRequest
@@ -210,7 +210,16 @@ def create_app(
     lifespan = _lifespan(
         services, run_workers=run_workers, handle_sighup=handle_sighup, owns_http=http is None
     )
-    hook_route = HookRoute(services)
+    hook_route = HookRoute(
+        HookParts(
+            sources=services.sources,
+            intake=services.intake,
+            metrics=services.metrics,
+            clock=services.clock,
+            server=services.settings.server,
+            record_rejection=services.record_rejection,
+        )
+    )
     app = VidhookApp(
         route_handlers=[*PUBLIC_HANDLERS, metrics, *API_HANDLERS, redoc_script],
         dependencies=handler_dependencies(services, replayer=replayer(services)),

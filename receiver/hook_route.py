@@ -17,10 +17,9 @@ import structlog
 from litestar.types import ASGIApp, HTTPScope, Receive, Scope, Send
 
 from vidhook.receiver.errors import BadRequest, PayloadTooLarge, RateLimited, VidhookError
-from vidhook.receiver.hooks import HookRequest, accept, refusal
+from vidhook.receiver.hooks import HookParts, HookRequest, accept, refusal
 from vidhook.receiver.http_errors import error_body
 from vidhook.receiver.request_id import request_id_for
-from vidhook.receiver.services import Services
 
 __all__ = ["HookRoute"]
 
@@ -35,10 +34,10 @@ _HOST = re.compile(rb"[0-9A-Za-z!$&'()*+,;=\-._~:\[\]@%]*")
 class HookRoute:
     """The callback endpoint as a raw ASGI route of one vidhook instance."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
-        self.limit = services.settings.server.max_body_bytes
-        self.keep = services.settings.server.rejected_log_size
+    def __init__(self, parts: HookParts) -> None:
+        self.parts = parts
+        self.limit = parts.server.max_body_bytes
+        self.keep = parts.server.rejected_log_size
 
     def claim(self, scope: HTTPScope) -> HookRequest | None:
         """The callback this request is, or None to leave it to Litestar: another method or
@@ -88,18 +87,18 @@ class HookRoute:
         self, receive: Receive, send: Send, request: HookRequest, *extra: tuple[bytes, bytes]
     ) -> None:
         """Read, check and commit the callback; answer only once the event is committed."""
-        services, body = self.services, b""
+        parts, body = self.parts, b""
         try:
             body = await self._read_body(receive, request)
-            answer = await accept(request, services, body)
+            answer = await accept(request, parts, body)
         except VidhookError as exc:
-            rejection = refusal(request, services, body, exc)
+            rejection = refusal(request, parts, body, exc)
             status, text = error_body(exc)
             if isinstance(exc, RateLimited):
                 extra = (*extra, (b"retry-after", str(max(1, round(exc.retry_after))).encode()))
             await _answer(send, status, text, extra)
             # After the answer, as Litestar ran it as a background task: never the caller's wait.
-            await services.record_rejection(rejection, self.keep)
+            await parts.record_rejection(rejection, self.keep)
             return
         except Exception as exc:
             log.exception("unhandled error", error=repr(exc))

@@ -8,22 +8,24 @@ takes the few requests that route leaves to Litestar.
 from __future__ import annotations
 
 import functools
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import msgspec
 from litestar import Request, post
-from litestar.di import NamedDependency
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath
 from litestar.types import ASGIApp
 
-from vidhook.receiver.config import SourceConfig
+from vidhook.receiver.config import ServerConfig, SourceConfig
 from vidhook.receiver.errors import BadRequest, NotFound, RateLimited, VidhookError
-from vidhook.receiver.event import TaskReport
+from vidhook.receiver.event import TaskReport, rfc3339_at
 from vidhook.receiver.http_errors import ErrorBody
+from vidhook.receiver.intake import Intake
 from vidhook.receiver.json_depth import refuse_deep_json
-from vidhook.receiver.services import Services
+from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store.records import RawRequest, Rejection
 from vidhook.receiver.stored_headers import stored_headers
@@ -32,7 +34,7 @@ from vidhook.receiver.verify import InboundRequest, ProxyTrust
 if TYPE_CHECKING:
     from vidhook.receiver.hook_route import HookRoute
 
-__all__ = ["HookAnswer", "HookRequest", "accept", "receive_callback", "refusal"]
+__all__ = ["HookAnswer", "HookParts", "HookRequest", "accept", "receive_callback", "refusal"]
 
 _HEAD_BYTES = 4096
 _REFUSALS = {
@@ -44,6 +46,22 @@ _REFUSALS = {
     429: "The source is over its rate limit; send again after `Retry-After` seconds",
     503: "The store cannot write; nothing was stored, send the callback again",
 }
+
+
+_encoder = msgspec.json.Encoder()
+
+
+@dataclass(frozen=True, slots=True)
+class HookParts:
+    """What the callback endpoint uses of the instance: its sources, intake, metrics, clock,
+    `[server]` settings and the rejection log."""
+
+    sources: Mapping[str, Source]
+    intake: Intake
+    metrics: Metrics
+    clock: Callable[[], float]
+    server: ServerConfig
+    record_rejection: Callable[[Rejection, int], Awaitable[None]]
 
 
 class HookAnswer(msgspec.Struct):
@@ -103,9 +121,7 @@ class HookRequest:
         },
     },
 )
-async def receive_callback(
-    request: Request[Any, Any, Any], source: FromPath[str], services: NamedDependency[Services]
-) -> ASGIApp:
+async def receive_callback(request: Request[Any, Any, Any], source: FromPath[str]) -> ASGIApp:
     """Take one callback; answer only after the event and its deliveries are committed.
 
     `hook_route` serves this endpoint before Litestar routes anything; this handler gets only
@@ -116,36 +132,34 @@ async def receive_callback(
     return route.answer_for(route.hook_request(request.scope, source, token))
 
 
-def refusal(request: HookRequest, services: Services, body: bytes, exc: VidhookError) -> Rejection:
+def refusal(request: HookRequest, parts: HookParts, body: bytes, exc: VidhookError) -> Rejection:
     """Count a refused request and make its entry for the bounded rejection log."""
     name = request.name
     # Only configured names become metric labels: each unknown name would add a series forever.
-    label = name if name in services.sources else "(unknown)"
-    services.metrics.rejected.labels(label, exc.code).inc()
+    label = name if name in parts.sources else "(unknown)"
+    parts.metrics.rejected.labels(label, exc.code).inc()
     return Rejection(
-        at=services.now_text(),
+        at=rfc3339_at(parts.clock()),
         source=name[:200],
         reason=exc.code,
         status=exc.status_code,
         message=exc.message[:1000],
-        client=_client_address(request, services),
+        client=_client_address(request, parts),
         # A body refused for its declared size is never read; its size is the declared one.
         size=len(body) or request.declared_length() or 0,
         head=body[:_HEAD_BYTES],
     )
 
 
-def _client_address(request: HookRequest, services: Services) -> str:
+def _client_address(request: HookRequest, parts: HookParts) -> str:
     """The refused client as the source would judge it: resolved through trusted proxies, so
     the rejection log names the sender and not the proxy in front."""
     peer = request.client_host
     forwarded = request.headers.get("x-forwarded-for")
-    source = services.sources.get(request.name)
+    source = parts.sources.get(request.name)
     if source is not None:
         return source.verifier.trust.client_address(peer, forwarded)
-    return _server_trust(tuple(services.settings.server.trusted_proxies)).client_address(
-        peer, forwarded
-    )
+    return _server_trust(tuple(parts.server.trusted_proxies)).client_address(peer, forwarded)
 
 
 @functools.lru_cache(maxsize=8)
@@ -153,10 +167,10 @@ def _server_trust(cidrs: tuple[str, ...]) -> ProxyTrust:
     return ProxyTrust(list(cidrs), "server.trusted_proxies")
 
 
-async def accept(request: HookRequest, services: Services, body: bytes) -> bytes:
+async def accept(request: HookRequest, parts: HookParts, body: bytes) -> bytes:
     """Verify, read and commit one callback; return the encoded 200 answer once committed."""
     name, token = request.name, request.token
-    source = services.sources.get(name)
+    source = parts.sources.get(name)
     if source is None:
         raise NotFound(f"no source named {name[:64]!r} is configured", code="unknown_source")
     headers = request.headers
@@ -167,10 +181,10 @@ async def accept(request: HookRequest, services: Services, body: bytes) -> bytes
         path_token=token,
         query_token=request.query_token(),
     )
-    now = services.clock()
+    now = parts.clock()
     verified_by = source.verifier.verify(inbound, now)
     _take_turn(source, now)
-    report = _read(source, body, services.settings.server.max_json_depth)
+    report = _read(source, body, parts.server.max_json_depth)
     raw = RawRequest(
         method="POST",
         path=f"/hooks/{name}/[redacted]" if token is not None else f"/hooks/{name}",
@@ -178,10 +192,8 @@ async def accept(request: HookRequest, services: Services, body: bytes) -> bytes
         headers=stored_headers(headers, _signature_headers(source.config)),
         body=body,
     )
-    result = await services.intake.accept(
-        source, report, raw, verified_by, hold=source.config.confirm
-    )
-    return services.encode(HookAnswer(result.event.id, result.duplicate))
+    result = await parts.intake.accept(source, report, raw, verified_by, hold=source.config.confirm)
+    return _encoder.encode(HookAnswer(result.event.id, result.duplicate))
 
 
 def _take_turn(source: Source, now: float) -> None:

@@ -4,20 +4,22 @@ A handler names the parts it needs as parameters, `store: NamedDependency[Store]
 Litestar passes the ones this instance built (`handler_dependencies`, provided once for the
 whole app); no handler gets the whole wiring. The names:
 
-    settings      Settings                  the loaded config
-    store         Store
-    sources       Sources                   configured sources by name
-    rules         RuleHolder                the rules in force (and their reload)
-    sinks         Sinks                     configured sinks by name
-    clock         Clock                     the time, as `time.time` answers it
-    metrics       Metrics
-    replayer      Replayer                  replays over the store, rules and sinks
-    http          httpx.AsyncClient         the shared client for provider APIs
-    supervisor    Supervisor                the background loops
-    outbox        OutboxWorker              the delivery worker
+    settings          Settings              the loaded config
+    store             Store
+    sources_by_name   Sources               configured sources by name
+    rules             RuleHolder            the rules in force (and their reload)
+    sinks_by_name     Sinks                 configured sinks by name
+    clock             Clock                 the time, as `time.time` answers it
+    metrics           Metrics
+    replayer          Replayer              replays over the store, rules and sinks
+    http              httpx.AsyncClient     the shared client for provider APIs
+    supervisor        Supervisor            the background loops
+    outbox            OutboxWorker          the delivery worker
 
-Litestar checks each value against its parameter's type; a Protocol cannot be checked at run
-time, so `Sinks` is checked only by mypy.
+No request body may have a top-level field named as a part: Litestar answers a validation
+error in such a field with 500 instead of 400 (tests/test_handler_parts.py holds this for
+every handler). Litestar checks each value against its parameter's type; a Protocol cannot
+be checked at run time, so `Sinks` is checked only by mypy.
 """
 
 from __future__ import annotations
@@ -48,9 +50,9 @@ def handler_dependencies(services: Services, *, replayer: Replayer) -> dict[str,
     parts: dict[str, object] = {
         "settings": services.settings,
         "store": services.store,
-        "sources": services.sources,
+        "sources_by_name": services.sources,
         "rules": services.rules,
-        "sinks": services.sinks,
+        "sinks_by_name": services.sinks,
         "clock": services.clock,
         "metrics": services.metrics,
         "replayer": replayer,

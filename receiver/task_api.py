@@ -94,7 +94,7 @@ def _source(sources: Sources, name: str) -> Source:
 async def submit(
     source: FromPath[str],
     data: JSONBody[SubmitRequest],
-    sources: NamedDependency[Sources],
+    sources_by_name: NamedDependency[Sources],
     settings: NamedDependency[Settings],
     store: NamedDependency[Store],
     http: NamedDependency[httpx.AsyncClient],
@@ -102,7 +102,7 @@ async def submit(
 ) -> Response[bytes]:
     """Submit one task through vidhook."""
     submitted: Submitted = await submit_task(
-        _source(sources, source),
+        _source(sources_by_name, source),
         data,
         settings=settings,
         store=store,
@@ -129,12 +129,12 @@ class TasksController(Controller):
     async def register(
         self,
         data: JSONBody[WatchRequest],
-        sources: NamedDependency[Sources],
+        sources_by_name: NamedDependency[Sources],
         store: NamedDependency[Store],
         clock: NamedDependency[Clock],
     ) -> TaskRecord:
         """Poll a task created elsewhere until it ends or the source's `poll_timeout`."""
-        source = _source(sources, data.source)
+        source = _source(sources_by_name, data.source)
         labels = task_labels(data.end_user_id, data.labels)
         return await watch_task(source, data.task_id, labels, store=store, now=clock())
 

@@ -52,10 +52,10 @@ class DeliveriesController(Controller):
         self,
         delivery_id: FromPath[str],
         store: NamedDependency[Store],
-        sinks: NamedDependency[Sinks],
+        sinks_by_name: NamedDependency[Sinks],
         clock: NamedDependency[Clock],
     ) -> DeliveryRow:
         """Make a dead (or waiting) delivery due now, keeping its webhook id; delivered, held
         and in-flight deliveries are refused. The id may be a unique prefix. Scope: admin."""
         delivery_id = await resolve_delivery_id(store, delivery_id)
-        return await retry_delivery(store, sinks, clock, delivery_id)
+        return await retry_delivery(store, sinks_by_name, clock, delivery_id)

@@ -47,11 +47,11 @@ class SinksController(Controller):
 
     @get("/", opt={"scope": "read"}, summary="List sinks", responses=errors())
     async def list_sinks(
-        self, store: NamedDependency[Store], sinks: NamedDependency[Sinks]
+        self, store: NamedDependency[Store], sinks_by_name: NamedDependency[Sinks]
     ) -> SinkList:
         """Pending, dead and delivered counts, last success, last failure and its error.
         Scope: read."""
-        types = {name: sink.config.type for name, sink in sinks.items()}
+        types = {name: sink.config.type for name, sink in sinks_by_name.items()}
         return SinkList(items=await sink_views(store, types))
 
     @post(
@@ -65,9 +65,9 @@ class SinksController(Controller):
         self,
         sink: FromPath[str],
         store: NamedDependency[Store],
-        sinks: NamedDependency[Sinks],
+        sinks_by_name: NamedDependency[Sinks],
         clock: NamedDependency[Clock],
     ) -> RetriedDead:
         """Put every dead delivery of the sink back in the outbox, due now. Scope: admin."""
-        counts = await retry_dead(store, sinks, clock, sink)
+        counts = await retry_dead(store, sinks_by_name, clock, sink)
         return RetriedDead(sink=sink, retried=counts[sink])

@@ -39,7 +39,7 @@ class SourcesController(Controller):
     async def list_sources(
         self,
         request: Request[Any, Any, Any],
-        sources: NamedDependency[Sources],
+        sources_by_name: NamedDependency[Sources],
         settings: NamedDependency[Settings],
     ) -> SourceList:
         """Each source's provider, checks and callback URL. The URL's token is a secret that
@@ -48,7 +48,7 @@ class SourcesController(Controller):
         caller = tokens.authenticate(request.headers.get("authorization"))
         reveal = "admin" in caller.scopes
         items = []
-        for name, source in sources.items():
+        for name, source in sources_by_name.items():
             url = None
             if source.provider.calls_back:
                 url = callback_url(settings, name)

@@ -14,6 +14,7 @@ from vidhook.receiver.store import open_store
 from vidhook.receiver.store.group_commit import GroupCommitWriter
 from vidhook.receiver.tasks.confirm import ConfirmWorker
 from vidhook.receiver.tasks.poller import Poller
+from vidhook.routes.group_flusher import GroupFlusher
 from vidhook.routes.worker import OutboxWorker
 
 
@@ -92,7 +93,7 @@ async def test_the_app_supervises_every_loop_between_store_open_and_close(vidhoo
     vidhook = await vidhook_factory(CONFIG)
     supervisor = vidhook.services.supervisor
     kinds = [type(loop) for loop in supervisor.loops]
-    assert kinds == [OutboxWorker, Poller, ConfirmWorker, RetentionTask]
+    assert kinds == [OutboxWorker, GroupFlusher, Poller, ConfirmWorker, RetentionTask]
     assert supervisor.started and vidhook.services.outbox.running
     assert all(loop.running for loop in supervisor.loops if not isinstance(loop, RetentionTask))
     answer = await vidhook.client.get("/readyz")

@@ -11,7 +11,6 @@ import re
 
 from vidhook.receiver.errors import BadRequest, NotFound
 from vidhook.receiver.store import Store
-from vidhook.receiver.store.records import EventFilter
 
 __all__ = ["resolve_delivery_id", "resolve_event_id"]
 
@@ -56,8 +55,7 @@ async def resolve_event_id(store: Store, text: str) -> str:
     if len(prefix) == len(_LARGEST):
         return prefix
     bound = prefix + _LARGEST[len(prefix) :]
-    rows = await store.list_events(EventFilter(before_id=bound), _SHOWN + 1)
-    return _pick("event", text, prefix, [row.event.id for row in rows])
+    return _pick("event", text, prefix, await store.event_ids_below(bound, _SHOWN + 1))
 
 
 async def resolve_delivery_id(store: Store, text: str) -> str:

@@ -124,15 +124,28 @@ FROM deliveries WHERE state = 'pending'
   AND (:status::text IS NULL OR status = :status)
   AND (:task_id::text IS NULL OR task_id = :task_id)
   AND (:model::text IS NULL OR model = :model)
-  AND (:before_id::text IS NULL OR id < :before_id)
+  -- the cursor: the (received_at, id) of the last row shown
+  AND (:before_at::text IS NULL OR (received_at, id) < (:before_at::text, :before_id::text))
   AND (:sink::text IS NULL OR EXISTS (
       SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.sink = :sink))
   -- jsonb cannot hold NUL: it is U+FFFD here, as in the stored copy
-  AND labels @> replace(:labels, '\u0000', '\ufffd')::jsonb
+  AND (:labels::text IS NULL OR labels @> replace(:labels, '\u0000', '\ufffd')::jsonb)
 
 -- name: list_events
 SELECT body, stale, held, note FROM events e WHERE /* include event_filter */
-ORDER BY id DESC LIMIT :limit
+ORDER BY received_at DESC, id DESC LIMIT :limit
+
+-- name: list_events_labelled
+-- The GIN index over labels serves every label filter: the same as list_events.
+SELECT body, stale, held, note FROM events e
+WHERE labels @> replace(:lead, '\u0000', '\ufffd')::jsonb AND /* include event_filter */
+ORDER BY received_at DESC, id DESC LIMIT :limit
+
+-- name: event_received_at
+SELECT received_at FROM events WHERE id = :id
+
+-- name: event_ids_below
+SELECT id FROM events WHERE id < :bound ORDER BY id DESC LIMIT :limit
 
 -- name: count_events
 SELECT count(*) AS count FROM events e WHERE /* include event_filter */

@@ -18,6 +18,7 @@ from vidhook.receiver.background import BackgroundLoop
 from vidhook.receiver.errors import StoreUnavailable
 from vidhook.receiver.event import new_id
 from vidhook.receiver.store.connector import Row, Script, Statement, result_of
+from vidhook.receiver.store.optional_terms import Variants
 from vidhook.receiver.store.pg_listen import CHANNEL, DeliveryListener
 from vidhook.receiver.store.pg_schema import migrate, parse_target
 from vidhook.receiver.store.pg_sql import PgQuery, compile_query
@@ -26,7 +27,7 @@ from vidhook.receiver.store.sql import dialect_queries
 __all__ = ["UNAVAILABLE", "PostgresConnector"]
 
 T = TypeVar("T")
-Q = {name: compile_query(sql) for name, sql in dialect_queries("postgres").items()}
+Q = Variants(dialect_queries("postgres"), compile_query)
 
 # Errors that mean "the database cannot be reached or cannot commit", answered with 503.
 UNAVAILABLE = (
@@ -152,7 +153,7 @@ class PostgresConnector:
 
 
 async def _run(conn: Any, statement: Statement) -> Any:
-    query: PgQuery = Q[statement.name]
+    query: PgQuery = Q.for_params(statement.name, statement.params)
     args = query.args(statement.params)
     if statement.kind == "count":
         status: str = await conn.execute(query.sql, *args)

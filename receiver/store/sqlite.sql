@@ -40,6 +40,9 @@ INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, nex
 SELECT json_extract(d.value, '$.id'), :id, json_extract(d.value, '$.sink'),
        json_extract(d.value, '$.rule'), :state, 0, json_extract(d.value, '$.webhook_id'), :due, :now, :now
 FROM json_each(:deliveries) d
+WHERE EXISTS (SELECT 1 FROM events WHERE id = :id);
+INSERT INTO event_labels (key, value, event_at, event_id)
+SELECT l.key, l.value, :received_at, :id FROM json_each(:labels) l
 WHERE EXISTS (SELECT 1 FROM events WHERE id = :id)
 
 -- name: event_by_key
@@ -112,17 +115,40 @@ FROM deliveries WHERE state = 'pending'
   AND (:status IS NULL OR status = :status)
   AND (:task_id IS NULL OR task_id = :task_id)
   AND (:model IS NULL OR model = :model)
-  AND (:before_id IS NULL OR id < :before_id)
+  -- the cursor: the (received_at, id) of the last row shown
+  AND (:before_at IS NULL OR (received_at, id) < (:before_at, :before_id))
   AND (:sink IS NULL OR EXISTS (
       SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.sink = :sink))
   -- every wanted label is among the event's (json_each, so any key works, quotes included)
-  AND NOT EXISTS (
+  AND (:labels IS NULL OR NOT EXISTS (
       SELECT 1 FROM json_each(:labels) w WHERE NOT EXISTS (
-          SELECT 1 FROM json_each(e.body, '$.labels') l WHERE l.key = w.key AND l.value = w.value))
+          SELECT 1 FROM json_each(e.body, '$.labels') l WHERE l.key = w.key AND l.value = w.value)))
 
 -- name: list_events
-SELECT body, stale, held, note FROM events e WHERE /* include event_filter */
-ORDER BY id DESC LIMIT :limit
+-- The page's ids first, from an index alone where one covers the filter, then its rows.
+SELECT body, stale, held, note FROM events WHERE id IN (
+    SELECT id FROM events e WHERE /* include event_filter */
+    ORDER BY received_at DESC, id DESC LIMIT :limit)
+ORDER BY received_at DESC, id DESC
+
+-- name: list_events_labelled
+-- As list_events with a label among the filters: one label's events newest first from
+-- event_labels (CROSS JOIN keeps that the outer loop), the other filters on each.
+SELECT body, stale, held, note FROM events WHERE id IN (
+    SELECT e.id FROM event_labels el CROSS JOIN events e
+    -- the label's key and value read by json_each, as ingest stored them (NUL included)
+    WHERE el.key = (SELECT key FROM json_each(:lead)) AND el.value = (SELECT value FROM json_each(:lead))
+      AND e.id = el.event_id
+      AND (:before_at IS NULL OR (el.event_at, el.event_id) < (:before_at, :before_id))
+      AND /* include event_filter */
+    ORDER BY el.event_at DESC, el.event_id DESC LIMIT :limit)
+ORDER BY received_at DESC, id DESC
+
+-- name: event_received_at
+SELECT received_at FROM events WHERE id = :id
+
+-- name: event_ids_below
+SELECT id FROM events WHERE id < :bound ORDER BY id DESC LIMIT :limit
 
 -- name: count_events
 SELECT count(*) AS count FROM events e WHERE /* include event_filter */

@@ -14,6 +14,7 @@ from vidhook.receiver.errors import StoreDamaged, StoreUnavailable
 from vidhook.receiver.private_files import prepare_sqlite_file
 from vidhook.receiver.store.connector import Row, Script, Statement, result_of
 from vidhook.receiver.store.group_commit import GroupCommitWriter, on_connection_thread
+from vidhook.receiver.store.optional_terms import Variants
 from vidhook.receiver.store.sql import dialect_queries, migrations
 from vidhook.receiver.store.sqlite_check import check_database
 
@@ -35,7 +36,7 @@ def _split(block: str) -> list[str]:
     return statements
 
 
-_STATEMENTS = {name: _split(sql) for name, sql in dialect_queries("sqlite").items()}
+_STATEMENTS = Variants(dialect_queries("sqlite"), _split)
 _PRAGMAS = ("journal_mode=WAL", "synchronous=FULL", "foreign_keys=ON", "busy_timeout=10000")
 
 
@@ -145,7 +146,7 @@ class SqliteConnector:
             return None
         rows: list[Row] = []
         count = -1
-        for sql in _STATEMENTS[statement.name]:
+        for sql in _STATEMENTS.for_params(statement.name, statement.params):
             cursor = conn.execute(sql, statement.params)
             if cursor.description is not None:
                 rows = cursor.fetchall()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from vidhook.receiver.event import rfc3339_at
 from vidhook.receiver.store import rows
 from vidhook.receiver.store.connector import Connector, Row, fetch_all, fetch_one
 from vidhook.receiver.store.records import (
@@ -25,12 +26,13 @@ __all__ = ["StoreReads"]
 class StoreReads:
     """The read side of `Store`, over the same connector.
 
-    `list_events` is newest first (by id) with `where.before_id` as the cursor, and
-    `count_events` counts the same filter; `held_events` lists events held for confirmation,
-    oldest first; `next_due` is when the next unleased pending delivery (of `sinks`, if given)
-    is due; `next_poll_at` the earliest next poll of a polled task. `list_tasks` lists tasks by
-    state at `now`: `open` (no final status), `done`, `overdue` (open and past `grace_until`)
-    or `polling` (polled, and past any grace); `task_counts` counts (open, overdue).
+    `list_events` is newest first (by received_at, then id) with `where.before_id`, the id of
+    the last row shown, as the cursor; `count_events` counts the same filter; `held_events`
+    lists events held for confirmation, oldest first; `next_due` is when the next unleased
+    pending delivery (of `sinks`, if given) is due; `next_poll_at` the earliest next poll of a
+    polled task. `list_tasks` lists tasks by state at `now`: `open` (no final status), `done`,
+    `overdue` (open and past `grace_until`) or `polling` (polled, and past any grace);
+    `task_counts` counts (open, overdue).
     """
 
     def __init__(self, connector: Connector, *, clock: Callable[[], float] = time.time) -> None:
@@ -66,13 +68,32 @@ class StoreReads:
         return int(row["depth"]), row["oldest"]
 
     async def list_events(self, where: EventFilter, limit: int) -> list[StoredEvent]:
-        rows_ = await self._all("list_events", **_filter(where), limit=limit)
-        return [rows.stored_event(r) for r in rows_]
+        params = await self._event_filter(where)
+        if where.labels:  # one label leads, from an index of labels where the store has one
+            lead = rows.labels_json(dict([next(iter(where.labels.items()))]))
+            found = await self._all("list_events_labelled", **params, lead=lead, limit=limit)
+        else:
+            found = await self._all("list_events", **params, limit=limit)
+        return [rows.stored_event(r) for r in found]
 
     async def count_events(self, where: EventFilter) -> int:
-        row = await self._one("count_events", **_filter(where))
+        row = await self._one("count_events", **await self._event_filter(where))
         assert row is not None
         return int(row["count"])
+
+    async def event_ids_below(self, bound: str, limit: int) -> list[str]:
+        """The largest event ids below `bound`, largest first (by id, not by time)."""
+        return [str(r["id"]) for r in await self._all("event_ids_below", bound=bound, limit=limit)]
+
+    async def _event_filter(self, where: EventFilter) -> dict[str, object]:
+        """`_filter(where)` with the cursor's time: listings run newest first by
+        (received_at, id), and the cursor is the id of the last row shown. An id no longer
+        stored (pruned meanwhile) stands for the moment its UUIDv7 holds."""
+        params = _filter(where)
+        if where.before_id is not None:
+            row = await self._one("event_received_at", id=where.before_id)
+            params["before_at"] = uuid7_time(where.before_id) if row is None else row["received_at"]
+        return params
 
     async def get_event(self, event_id: str) -> StoredEvent | None:
         row = await self._one("get_event", id=event_id)
@@ -129,7 +150,9 @@ class StoreReads:
 
 
 def _filter(where: EventFilter) -> dict[str, object]:
-    """The `event_filter` parameters: every field, None where unset; labels as JSON."""
+    """The `event_filter` parameters: every field, None where unset (no labels too), so the
+    connectors settle each unset field's optional term before the database plans it; labels
+    as JSON."""
     return {
         "since": where.since,
         "until": where.until,
@@ -140,6 +163,19 @@ def _filter(where: EventFilter) -> dict[str, object]:
         "task_id": where.task_id,
         "model": where.model,
         "before_id": where.before_id,
+        "before_at": None,
         "sink": where.sink,
-        "labels": rows.labels_json(where.labels),
+        "labels": rows.labels_json(where.labels) if where.labels else None,
     }
+
+
+def uuid7_time(event_id: str) -> str:
+    """The moment a UUIDv7 was made, as RFC 3339 (the epoch for text that is not one)."""
+    try:
+        ms = int(event_id.replace("-", "")[:12], 16)
+    except ValueError:
+        ms = 0
+    try:
+        return rfc3339_at(ms / 1000)
+    except (OverflowError, ValueError, OSError):
+        return rfc3339_at(0)

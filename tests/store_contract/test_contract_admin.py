@@ -19,7 +19,8 @@ async def test_list_events_filters_newest_first_and_counts(store):
     ]
     await ingest_many(store, events)
     listed = await store.list_events(EventFilter(), 10)
-    assert [s.event.id for s in listed] == [e.id for e in reversed(events)]
+    # newest first by receipt time: the third, received in January, comes last
+    assert [s.event.id for s in listed] == [events[1].id, events[0].id, events[2].id]
     cases = [
         (EventFilter(source="evolink"), [events[1].id]),
         (EventFilter(type="task.failed"), [events[1].id]),

@@ -41,6 +41,7 @@ from vidhook.receiver.hooks import HookParts, receive_callback
 from vidhook.receiver.http_client import shared_client
 from vidhook.receiver.http_errors import error_response, exception_handlers
 from vidhook.receiver.json_request import MAX_JSON_DEPTH_KEY, JsonLimitedRequest
+from vidhook.receiver.media import serve_media
 from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.openapi_page import redoc_script, render_plugins
 from vidhook.receiver.request_id import RequestIdMiddleware
@@ -125,7 +126,10 @@ async def readyz(
 
 @get("/metrics", summary="Prometheus metrics", tags=["health"], media_type=MediaType.TEXT)
 async def metrics(
-    store: NamedDependency[Store], metrics: NamedDependency[Metrics], clock: NamedDependency[Clock]
+    store: NamedDependency[Store],
+    metrics: NamedDependency[Metrics],
+    clock: NamedDependency[Clock],
+    settings: NamedDependency[Settings],
 ) -> Response[bytes]:
     """Prometheus text exposition."""
     depth, oldest = await store.outbox_depth()
@@ -135,6 +139,8 @@ async def metrics(
     open_tasks, overdue = await store.task_counts(now)
     metrics.tasks_open.set(open_tasks)
     metrics.tasks_overdue.set(overdue)
+    if settings.archive is not None:
+        metrics.archive_backlog.set((await store.archive_counts()).pending)
     body = generate_latest(metrics.registry)
     return Response(body, media_type=CONTENT_TYPE_LATEST)
 
@@ -162,7 +168,7 @@ class VidhookApp(Litestar):
 
 
 # What the public listener serves when the private surfaces have their own listener.
-PUBLIC_HANDLERS: list[Any] = [receive_callback, healthz, readyz]
+PUBLIC_HANDLERS: list[Any] = [receive_callback, serve_media, healthz, readyz]
 
 
 def _lifespan(
@@ -184,6 +190,8 @@ def _lifespan(
             yield
         finally:
             await services.supervisor.stop()
+            if services.archive is not None:
+                await services.archive.backend.close()
             await services.store.close()
             if owns_http:
                 await services.http.aclose()

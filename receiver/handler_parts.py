@@ -15,6 +15,7 @@ whole app); no handler gets the whole wiring. The names:
     http              httpx.AsyncClient     the shared client for provider APIs
     supervisor        Supervisor            the background loops
     outbox            OutboxWorker          the delivery worker
+    archive           Archive | None        the archive's store of copies and links (`[archive]`)
 
 No request body may have a top-level field named as a part: Litestar answers a validation
 error in such a field with 500 instead of 400 (tests/test_handler_parts.py holds this for
@@ -59,6 +60,7 @@ def handler_dependencies(services: Services, *, replayer: Replayer) -> dict[str,
         "http": services.http,
         "supervisor": services.supervisor,
         "outbox": services.outbox,
+        "archive": services.archive,
         # For handlers written before the parts: a handler asks for the parts it needs.
         "services": services,
     }

@@ -13,7 +13,7 @@ from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.normalise import normalise
 from vidhook.receiver.sources import Source
 from vidhook.receiver.store import Store
-from vidhook.receiver.store.records import IngestResult, RawRequest, Router
+from vidhook.receiver.store.records import ArchivePlan, IngestResult, RawRequest, Router
 
 __all__ = ["Intake"]
 
@@ -21,12 +21,20 @@ log = structlog.get_logger("vidhook.intake")
 
 
 class Intake:
-    """Normalises task reports from callbacks and polls and commits them with their outbox."""
+    """Normalises task reports from callbacks and polls and commits them with their outbox
+    (and, with an `archive` plan, their archive jobs)."""
 
     def __init__(
-        self, store: Store, route: Router, metrics: Metrics, clock: Callable[[], float]
+        self,
+        store: Store,
+        route: Router,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        *,
+        archive: ArchivePlan | None = None,
     ) -> None:
         self.store = store
+        self.archive = archive
         self.route = route
         self.metrics = metrics
         self.clock = clock
@@ -54,7 +62,7 @@ class Intake:
             verified_by=verified_by,
             labels=source.config.labels,
         )
-        result = await self.store.ingest(event, raw, self.route, hold=hold)
+        result = await self.store.ingest(event, raw, self.route, hold=hold, archive=self.archive)
         outcome = "duplicate" if result.duplicate else "stale" if result.stale else "accepted"
         key = (source.name, outcome)
         counter = self._counters.get(key)

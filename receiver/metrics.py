@@ -84,3 +84,19 @@ class Metrics:
             ["sink"],
             registry=r,
         )
+        self.archive = Counter(
+            "vidhook_archive",
+            "Archive tries by outcome: archived, retry, dead, removed",
+            ["outcome"],
+            registry=r,
+        )
+        self.archive_bytes = Counter("vidhook_archive_bytes", "Bytes of video archived", registry=r)
+        self.archive_duration = Histogram(
+            "vidhook_archive_duration_seconds",
+            "Time one archive try took, download and store",
+            buckets=(0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800),
+            registry=r,
+        )
+        self.archive_backlog = Gauge(
+            "vidhook_archive_backlog", "Videos waiting to be archived", registry=r
+        )

@@ -12,6 +12,7 @@ import httpx
 import msgspec
 import structlog
 
+from vidhook.receiver.archive_setup import Archive, build_archive
 from vidhook.receiver.background import Supervisor
 from vidhook.receiver.config import Settings
 from vidhook.receiver.errors import ConfigError
@@ -41,7 +42,8 @@ class Services:
     Its background loops are built here from the same parts, and run by `supervisor` between
     the store's open and close (the app's lifespan): the store's own loops first (its writer
     or listener, the supervisor's `base`), then the outbox worker, the group flusher and the
-    task loops that feed it, then retention; they stop in reverse order, the store's last.
+    task loops that feed it, the archive worker (with `[archive]`), then retention; they stop
+    in reverse order, the store's last.
     """
 
     settings: Settings
@@ -55,16 +57,27 @@ class Services:
     config_path: str | None = None
     intake: Intake = field(init=False)
     outbox: OutboxWorker = field(init=False)
+    archive: Archive | None = field(init=False)
     supervisor: Supervisor = field(init=False)
 
     def __post_init__(self) -> None:
-        self.intake = Intake(self.store, self.plan, self.metrics, self.clock)
+        self.archive = None
+        if self.settings.archive is not None:
+            self.archive = build_archive(
+                self.settings.archive,
+                self.store,
+                public_url=self.settings.server.public_url,
+                metrics=self.metrics,
+                clock=self.clock,
+            )
+        keep = None if self.archive is None else self.archive.plan
+        self.intake = Intake(self.store, self.plan, self.metrics, self.clock, archive=keep)
         self.outbox = OutboxWorker(self.store, self.sinks, self.metrics, self.clock)
         retention = RetentionTask(self.store, self.settings.store.retention_days, self.clock)
         flusher = GroupFlusher(self.store, self.metrics, self.clock)
-        self.supervisor = Supervisor(
-            [self.outbox, flusher, *task_workers(self), retention], base=self.store.loops
-        )
+        archiving = [] if self.archive is None else [self.archive.worker]
+        loops = [self.outbox, flusher, *task_workers(self), *archiving, retention]
+        self.supervisor = Supervisor(loops, base=self.store.loops)
 
     def route(self, event: Event) -> list[tuple[str, str]]:
         """The (rule, sink) pairs the current rules pick for an event."""

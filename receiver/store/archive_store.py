@@ -18,6 +18,12 @@ class ArchiveStore(StoreReads):
     and writes the event's `archived_urls`; `archive_failed` retries or gives up (`dead`).
     Once none of an event's jobs is pending, its deliveries held back for them go out."""
 
+    async def add_meta(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless one is there already; the value kept."""
+        await self.connector.write(execute("add_meta", key=key, value=value))
+        kept = await self.get_meta(key)
+        return value if kept is None else kept
+
     async def next_archive_due(self, now: float) -> float | None:
         """When the next unleased pending or removing job is due."""
         row = await self.connector.read(fetch_one("next_archive_due", now=now))

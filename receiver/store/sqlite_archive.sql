@@ -101,3 +101,7 @@ UPDATE archive_jobs SET lease_owner = NULL, lease_until = NULL WHERE lease_owner
 
 -- name: archive_lease_owners
 SELECT DISTINCT lease_owner FROM archive_jobs WHERE lease_owner IS NOT NULL
+
+-- name: add_meta
+-- The first writer wins: instances starting at once all keep the value stored first.
+INSERT INTO meta (key, value) VALUES (:key, :value) ON CONFLICT (key) DO NOTHING

@@ -170,7 +170,8 @@ class ConfirmWorker(Loop):
         verdict = judge(event, queried.report)
         if verdict.outcome == "agree":
             told = confirmed(event, queried.report)
-            released = await self.services.store.release_held(told, self.services.plan(told))
+            plan = self.services.intake.archive
+            released = await self.services.store.release_held(told, self.services.plan(told), plan)
             self.services.metrics.confirms.labels(source.name, "confirmed").inc()
             log.info("callback confirmed", event_id=event.id, deliveries=released)
         else:

@@ -98,6 +98,10 @@ class MediaLinks:
             self._read_at = time.monotonic()
         return self._keys
 
+    def reload(self) -> None:
+        """Read the keys from the store again at the next use (after a rotation here)."""
+        self._keys = None
+
     async def linker(self) -> Linker:
         """The store's `Linker`, signing with the current key at the clock's time."""
         keys, now = await self.keys(), self.clock()

@@ -14,6 +14,7 @@ import msgspec
 
 from vidhook.receiver.errors import BadRequest, Conflict, NotFound
 from vidhook.receiver.event import Event
+from vidhook.receiver.media_links import MediaLinks
 from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import DeliveryRow, EventFilter, StoredEvent
 from vidhook.routes.rules import RuleHolder
@@ -71,8 +72,10 @@ class Replayer:
         sinks: Collection[str],
         clock: Callable[[], float],
         max_events: int = DEFAULT_MAX_EVENTS,
+        links: MediaLinks | None = None,
     ) -> None:
         self.store = store
+        self.links = links
         self.rules = rules
         self.sinks = sinks
         self.clock = clock
@@ -115,6 +118,7 @@ class Replayer:
                 code="event_rejected",
             )
         pairs = self.pairs(stored.event, sinks)
+        await self._relink([stored])
         ids = await self.store.add_deliveries(event_id, pairs, replay=True, now=self.clock())
         made = set(ids)
         return [row for row in await self.store.deliveries_of(event_id) if row.id in made]
@@ -144,6 +148,7 @@ class Replayer:
             for _, pairs in plan:
                 by_sink.update(sink for _, sink in pairs)
             if not dry_run:
+                await self._relink(page)
                 await self.store.add_deliveries_many(plan, replay=True, now=self.clock())
             result.events += len(plan)
             result.deliveries += sum(len(pairs) for _, pairs in plan)
@@ -152,6 +157,17 @@ class Replayer:
                 progress(seen, total)
         result.by_sink = dict(sorted(by_sink.items()))
         return result
+
+    async def _relink(self, events: list[StoredEvent]) -> None:
+        """Sign the archived links of the events afresh, so a replay carries links that work
+        for a full `link_expiry` again."""
+        if self.links is None:
+            return
+        linker = None
+        for stored in events:
+            if stored.event.archived_urls and not stored.held and stored.note is None:
+                linker = linker or await self.links.linker()
+                await self.store.relink(stored.event.id, linker)
 
     @staticmethod
     def _eligible(page: list[StoredEvent], result: ReplayResult) -> list[StoredEvent]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from litestar import Router
 from litestar.openapi.spec import Components, SecurityScheme
 
+from vidhook.receiver.admin.archive import ArchiveController
 from vidhook.receiver.admin.deliveries import DeliveriesController
 from vidhook.receiver.admin.events import EventsController, ReplayController
 from vidhook.receiver.admin.rejected import RejectedController
@@ -39,5 +40,6 @@ admin_router = Router(
         RejectedController,
         SourcesController,
         RulesController,
+        ArchiveController,
     ],
 )

@@ -75,7 +75,8 @@ def replayer(services: Services) -> Replayer:
     """The replayer over this instance's store, rules and sinks (the `replayer` part, built
     once by the app)."""
     cap = services.settings.server.max_replay_events
-    return Replayer(services.store, services.rules, services.sinks, services.clock, cap)
+    links = None if services.archive is None else services.archive.links
+    return Replayer(services.store, services.rules, services.sinks, services.clock, cap, links)
 
 
 class EventsController(Controller):

@@ -69,7 +69,7 @@ class CommandParser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
-    from vidhook.receiver.cli import parser_operate, parser_service, parser_tasks
+    from vidhook.receiver.cli import parser_archive, parser_operate, parser_service, parser_tasks
 
     codes = "\n".join(f"  {code}  {what}" for code, what in EXIT_CODES.items())
     parser = CommandParser(
@@ -82,7 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="COMMAND", parser_class=CommandParser
     )
-    for module in (parser_service, parser_operate, parser_tasks):
+    for module in (parser_service, parser_operate, parser_tasks, parser_archive):
         module.register(commands)
     return parser
 

@@ -28,7 +28,10 @@ def run_replay(args: argparse.Namespace) -> int:
     async def work() -> Any:
         async with connected(args) as services:
             cap = args.max_events or services.settings.server.max_replay_events
-            replayer = Replayer(services.store, services.rules, services.sinks, services.clock, cap)
+            links = None if services.archive is None else services.archive.links
+            replayer = Replayer(
+                services.store, services.rules, services.sinks, services.clock, cap, links
+            )
             check_names(args, services)
             for sink in args.to_sinks or []:
                 if sink not in services.sinks:

@@ -1,4 +1,5 @@
-"""The embedded default: every provider as a source, events to the log and ./events.jsonl.
+"""The embedded default: every provider as a source, events to the log and ./events.jsonl,
+videos kept in ./videos.
 
 Tokens are generated once and kept in the store, so callback URLs survive a restart.
 """
@@ -9,11 +10,12 @@ import secrets
 
 import msgspec
 
-from vidhook.receiver.config import ApiToken, RuleConfig, Settings, StoreConfig
+from vidhook.receiver.config import ApiToken, ArchiveConfig, RuleConfig, Settings, StoreConfig
 from vidhook.receiver.providers import PROVIDERS
 from vidhook.receiver.store import Store
 
 __all__ = [
+    "DEFAULT_ARCHIVE",
     "DEFAULT_PROVIDERS",
     "default_settings",
     "default_store_url",
@@ -28,6 +30,9 @@ DEFAULT_PROVIDERS = tuple(
     if not any(field.required for field in msgspec.structs.fields(provider.config))
 )
 _META_KEY = "default_tokens"
+# The first run keeps its videos. Deliveries do not wait for the archive here: a trial's
+# `vidhook simulate` names videos no CDN serves, and its events should show at once.
+DEFAULT_ARCHIVE = ArchiveConfig(store="file://./videos", allow_private=False, before_routing=False)
 
 
 def default_store_url() -> str:
@@ -71,4 +76,5 @@ def embedded_settings(tokens: dict[str, str], store_url: str) -> Settings:
         sources={name: PROVIDERS[name].config(tokens=[tokens[name]]) for name in DEFAULT_PROVIDERS},
         sinks={"log": {"type": "log"}, "events-file": {"type": "file", "path": "events.jsonl"}},
         rules=[RuleConfig(name="everything", sinks=["log", "events-file"])],
+        archive=DEFAULT_ARCHIVE,
     )

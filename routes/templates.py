@@ -1,6 +1,7 @@
 """Sandboxed Jinja2 templates for sink messages, compiled and checked once when a sink is built.
 
-A template sees the event as `event` plus a few derived values (see `template_context`), and
+A template sees the event as `event` plus a few derived values (see `template_context`; its
+`video_links` prefer the archived copy of each video), and
 has the escaping filters of `routes/escaping.py` (`slack_escape`, `slack_link`, `html_link`,
 `one_line`, `markdown_escape`, `markdown_link`, the test `web_url`) beside `duration`. Templates
 render leniently at send time, so an absent label or optional field prints as nothing; at build time
@@ -45,6 +46,7 @@ __all__ = [
     "slack_escape",
     "template_context",
     "template_environment",
+    "video_links",
 ]
 
 STATUS_EMOJI: dict[str, str] = {
@@ -104,11 +106,22 @@ def headline(event: Event) -> str:
     return f"Video {event.status}" + (f" ({event.progress}%)" if event.progress is not None else "")
 
 
+def video_links(event: Event) -> list[str]:
+    """The link to give for each video: vidhook's archived copy where there is one (it keeps
+    working), else the provider's own link (which expires)."""
+    kept = event.archived_urls
+    return [
+        kept[n] if n < len(kept) and is_web_url(kept[n]) else url
+        for n, url in enumerate(event.video_urls)
+    ]
+
+
 def template_context(event: Event) -> dict[str, Any]:
     """What every template sees: the event and values derived from it."""
     seconds = generation_seconds(event)
     return {
         "event": event,
+        "video_links": video_links(event),
         "generation_seconds": seconds,
         "generation_time": format_duration(seconds),
         "status_emoji": STATUS_EMOJI.get(event.status, ""),

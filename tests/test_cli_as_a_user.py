@@ -237,7 +237,9 @@ def _subcommands(parser):
     for action in parser._actions:
         if action.__class__.__name__ == "_SubParsersAction":
             for name, sub in action.choices.items():
-                yield from _subcommands(sub) if name in ("rules", "config") else [(name, sub)]
+                yield from (
+                    _subcommands(sub) if name in ("rules", "config", "archive") else [(name, sub)]
+                )
 
 
 def test_every_command_has_examples_and_every_argument_help():

@@ -118,6 +118,9 @@ def _print_default_banner(settings: Settings) -> None:
     for name, source in settings.sources.items():
         kind = "callback" if PROVIDERS[source.provider].calls_back else "polled"
         print(f"    {name:12} {callback_url(settings, name)}  ({kind})")
+    if settings.archive is not None:
+        where = settings.archive.store.removeprefix("file://")
+        print(f"  videos: kept in {where} (events carry signed /media links in archived_urls)")
     print(f"  admin API token (Authorization: Bearer ...): {settings.api_tokens[0].token}")
     print("  write a config file to add sinks and rules: vidhook config example > vidhook.toml")
 

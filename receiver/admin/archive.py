@@ -10,8 +10,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 
 from vidhook.receiver.archive_ops import retry_archive_job, retry_dead_archives
+from vidhook.receiver.handler_parts import Clock
 from vidhook.receiver.http_errors import errors
-from vidhook.receiver.services import Services
+from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import ArchiveCounts, ArchiveJob, ArchiveState
 
 __all__ = ["ArchiveController", "ArchivePage", "RetriedArchives"]
@@ -41,7 +42,7 @@ class ArchiveController(Controller):
     @get("/", opt={"scope": "read"}, summary="List archive jobs", responses=errors())
     async def list_jobs(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
         job_state: Annotated[ArchiveState | None, QueryParameter(name="state")] = None,
         event: Annotated[str | None, QueryParameter(max_length=64)] = None,
         cursor: Annotated[str | None, QueryParameter(max_length=64)] = None,
@@ -49,7 +50,6 @@ class ArchiveController(Controller):
     ) -> ArchivePage:
         """Archive jobs, newest first; `state=dead` lists the videos that could not be kept,
         each with its reason. Scope: read."""
-        store = services.store
         rows = await store.list_archive_jobs(job_state, event or None, cursor or None, limit + 1)
         more = len(rows) > limit
         rows = rows[:limit]
@@ -63,9 +63,11 @@ class ArchiveController(Controller):
         summary="Retry every dead archive job",
         responses=errors(),
     )
-    async def retry_dead(self, services: NamedDependency[Services]) -> RetriedArchives:
+    async def retry_dead(
+        self, store: NamedDependency[Store], clock: NamedDependency[Clock]
+    ) -> RetriedArchives:
         """Make every dead archive job due now. Scope: admin."""
-        return RetriedArchives(retried=await retry_dead_archives(services.store, services.clock))
+        return RetriedArchives(retried=await retry_dead_archives(store, clock))
 
     @post(
         "/{job_id:str}/retry",
@@ -74,7 +76,9 @@ class ArchiveController(Controller):
         summary="Retry one archive job",
         responses=errors(404, 409),
     )
-    async def retry(self, job_id: FromPath[str], services: NamedDependency[Services]) -> ArchiveJob:
+    async def retry(
+        self, job_id: FromPath[str], store: NamedDependency[Store], clock: NamedDependency[Clock]
+    ) -> ArchiveJob:
         """Make a dead (or waiting) archive job due now; archived and in-flight ones are
         refused. Scope: admin."""
-        return await retry_archive_job(services.store, services.clock, job_id[:64])
+        return await retry_archive_job(store, clock, job_id[:64])

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.archive_cdn import Cdn, running_cdn, small_mp4
+from tests.pg import postgres_database
 from tests.sink_servers import HttpServer
 
 VIDEO = small_mp4(700 * 1024)
@@ -159,3 +160,20 @@ async def test_past_wait_the_delivery_goes_without_the_link(vidhook_factory, cdn
         assert (sent["video_urls"], sent.get("archived_urls", [])) == ([cdn.url()], [])
         [job] = await vidhook.services.store.archive_jobs_of(answer.json()["id"])
         assert job.state == "pending"  # the archive goes on
+
+
+async def test_on_postgresql_the_link_comes_with_the_delivery(vidhook_factory, cdn):
+    async with postgres_database() as url, HttpServer() as sink:
+        config = f'[store]\nurl = "{url}"\n' + CONFIG.replace("{sink}", sink.url)
+        vidhook = await vidhook_factory(config.replace("{wait}", "30s"))
+        answer = await vidhook.client.post(f"/hooks/vibegen/{TOKEN}", content=callback(cdn.url()))
+        assert answer.status_code == 200, answer.text
+
+        async def delivered():
+            return sink.received
+
+        [request] = await until(delivered)
+        [link] = json.loads(request.body)["archived_urls"]
+        parts = urlsplit(link)
+        played = await vidhook.client.get(f"{parts.path}?{parts.query}")
+        assert (played.status_code, played.content) == (200, VIDEO)

@@ -67,6 +67,18 @@ class Metrics:
             ["source"],
             registry=r,
         )
+        self.sink_paused = Gauge(
+            "vidhook_sink_paused",
+            "1 while a sink is paused (by its circuit breaker or by hand), else 0",
+            ["sink"],
+            registry=r,
+        )
+        self.sink_probes = Counter(
+            "vidhook_sink_probes",
+            "Probes sent to paused sinks, by outcome: succeeded (resumed) or failed",
+            ["sink", "outcome"],
+            registry=r,
+        )
         self.polls = Counter(
             "vidhook_polls",
             "Provider task queries by source and outcome",

@@ -18,6 +18,7 @@ from vidhook.receiver.event import new_id, rfc3339
 from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import AttemptRecord, DueDelivery
+from vidhook.routes.sink_health import SinkBreaker
 from vidhook.routes.sinks.base import Delivery, SendResult, Sink, SinkError
 
 __all__ = [
@@ -88,7 +89,8 @@ def _process_alive(pid: int) -> bool:
 
 class OutboxWorker(Loop):
     """Delivers due outbox rows to their sinks, each sink with its own concurrency limit, so a
-    slow or dead sink never holds up the others."""
+    slow or dead sink never holds up the others; a paused sink (see `sink_health`) sends only
+    its probes."""
 
     name = "outbox-worker"
     failure = "claim failed"
@@ -113,6 +115,7 @@ class OutboxWorker(Loop):
         # claims, each of a single row, and more CPU per delivery.
         self._busy: dict[str, int] = dict.fromkeys(sinks, 0)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.health = SinkBreaker(store, sinks, metrics, clock)
 
     async def drain(self, grace: float) -> None:
         """Let in-flight sends finish for up to `grace` seconds, then release the leases of any
@@ -137,15 +140,21 @@ class OutboxWorker(Loop):
     async def _claim_all(self) -> None:
         # Every sink's claim is queued at once, so the store commits them together.
         now = self.clock()
+        await self.health.look()
         await asyncio.gather(*(self._claim(name, now) for name in self._open_sinks()))
 
     async def _claim(self, name: str, now: float) -> None:
         sink = self.sinks[name]
         free = sink.config.concurrency - self._busy[name]
         lease = sink.config.timeout + sink.config.lease_margin
-        for due in await self.store.claim(name, self.owner, now, lease, free):
+        probe = self.health.paused(name)
+        if probe:
+            claimed = await self.health.probe(name, self.owner, now, lease)
+        else:
+            claimed = await self.store.claim(name, self.owner, now, lease, free)
+        for due in claimed:
             self._busy[name] += 1
-            task = asyncio.create_task(self._deliver(name, sink, due))
+            task = asyncio.create_task(self._deliver(name, sink, due, probe))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
@@ -181,21 +190,24 @@ class OutboxWorker(Loop):
 
     async def _idle_delay(self) -> float:
         # Only sinks with a free slot count: a full sink's backlog is due already, and waking
-        # for it would spin; a send that ends wakes the loop anyway.
+        # for it would spin; a send that ends wakes the loop anyway. A paused sink's deliveries
+        # are not due (the store leaves them out); its next probe is.
         open_sinks = self._open_sinks()
         if not open_sinks:
             return self.idle_wait
         due = await self.store.next_due(self.clock(), open_sinks)
-        if due is None:
+        times = [t for t in (due, self.health.next_probe()) if t is not None]
+        if not times:
             return self.idle_wait
-        return min(self.idle_wait, max(0.0, due - self.clock()))
+        return min(self.idle_wait, max(0.0, min(times) - self.clock()))
 
-    async def _deliver(self, name: str, sink: Sink, due: DueDelivery) -> None:
+    async def _deliver(self, name: str, sink: Sink, due: DueDelivery, probe: bool) -> None:
         try:
             record = await self._attempt(sink, due)
             self.metrics.deliveries.labels(due.sink, record.outcome).inc()
             self.metrics.delivery_latency.labels(due.sink).observe(record.latency_ms / 1000)
             await self._finish(record)
+            await self.health.settle(name, record, probe)
         finally:
             self._busy[name] -= 1
             self._wake.set()

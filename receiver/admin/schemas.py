@@ -150,8 +150,12 @@ class RetriedDead(msgspec.Struct, kw_only=True):
 
 
 class SinkView(msgspec.Struct, kw_only=True):
-    """A sink's backlog and latest outcomes; `configured` is false for a sink that has
-    deliveries on record but is no longer in the config."""
+    """A sink's backlog, latest outcomes and health; `configured` is false for a sink that has
+    deliveries on record but is no longer in the config.
+
+    `state` is `paused` while its deliveries wait: since `paused_since`, paused `automatic`ally
+    after `consecutive_failures` failed attempts in a row (a probe goes out at `next_probe`) or
+    by `hand` (`paused_by_name` says who: `token:NAME` or `cli:USER`; no probes)."""
 
     name: str
     type: str | None
@@ -162,6 +166,12 @@ class SinkView(msgspec.Struct, kw_only=True):
     last_success: str | None
     last_failure: str | None
     last_error: str | None
+    state: Literal["active", "paused"] = "active"
+    paused_since: str | None = None
+    paused_by: Literal["automatic", "hand"] | None = None
+    paused_by_name: str | None = None
+    consecutive_failures: int = 0
+    next_probe: str | None = None
 
 
 class SinkList(msgspec.Struct, kw_only=True):

@@ -5,17 +5,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
+import os
 import sys
 from collections.abc import Iterable
 from typing import Any
 
-from vidhook.receiver.admin.schemas import EventDetail
+from vidhook.receiver.admin.schemas import EventDetail, SinkView
 from vidhook.receiver.cli.connect import check_names, store_opened
 from vidhook.receiver.cli.reading import reader
 from vidhook.receiver.cli.render import Column, emit_json, print_table
 from vidhook.receiver.errors import BadRequest
 from vidhook.receiver.id_prefix import resolve_delivery_id
 from vidhook.receiver.retry import retry_dead, retry_delivery
+from vidhook.receiver.sink_control import pause_sink, resume_sink
 from vidhook.receiver.store.records import DeliveryRow, StoredEvent
 
 __all__ = ["DELIVERY_COLUMNS", "EVENT_COLUMNS", "delivery_rows", "event_rows", "field_rows"]
@@ -180,25 +183,53 @@ def run_retry(args: argparse.Namespace) -> int:
 
 
 def run_sinks(args: argparse.Namespace) -> int:
-    """Each sink's pending, dead and delivered counts and latest outcomes."""
+    """Each sink's pending, dead and delivered counts, latest outcomes and state; with
+    `pause NAME` or `resume NAME`, change that sink's state on the configured store first."""
+    if args.action and not args.sink:
+        raise BadRequest(f"name the sink to {args.action}: vidhook sinks {args.action} SINK")
+    if args.sink and not args.action:
+        raise BadRequest(f"say what to do with {args.sink}: vidhook sinks pause|resume SINK")
+    if args.action and (args.url or os.environ.get("VIDHOOK_URL")):
+        raise BadRequest(
+            f"sinks {args.action} works on the configured store; over HTTP use"
+            f" POST /admin/sinks/{args.sink}/{args.action}"
+        )
 
     async def work() -> Any:
+        if args.action:
+            await change_sink(args)
         async with reader(args) as source:
             return await source.sinks()
 
     rows = asyncio.run(work()).items
+    if args.action:
+        rows = [row for row in rows if row.name == args.sink]
     if args.json:
         emit_json(rows)
         return 0
     columns = (
-        Column("sink"), Column("pending"), Column("dead"), Column("delivered", drop=3),
-        Column("last success", "time", 2), Column("last failure", "time", 4),
-        Column("error", drop=1),
+        Column("sink"), Column("state"), Column("pending"), Column("dead", drop=5),
+        Column("delivered", drop=3), Column("last success", "time", 2),
+        Column("last failure", "time", 4), Column("error", drop=1),
     )  # fmt: skip
     keys = ("name", "pending", "dead", "delivered", "last_success", "last_failure", "last_error")
-    table = [[getattr(row, key) for key in keys] for row in rows]
+    table = [[row.name, _state(row), *(getattr(row, key) for key in keys[1:])] for row in rows]
     print_table("sinks", columns, table, empty="no sinks configured or on record")
     return 0
+
+
+def _state(row: SinkView) -> str:
+    if row.state == "active":
+        return "active" if not row.consecutive_failures else f"active ({row.consecutive_failures}x)"
+    return f"paused ({'by hand' if row.paused_by == 'hand' else 'probing'})"
+
+
+async def change_sink(args: argparse.Namespace) -> None:
+    """Pause or resume `args.sink` on the configured store, as `cli:USER`."""
+    async with store_opened(args) as opened:
+        change = pause_sink if args.action == "pause" else resume_sink
+        actor = f"cli:{getpass.getuser()}"
+        await change(opened.store, opened.sink_types, opened.clock, args.sink, actor)
 
 
 def run_rejected(args: argparse.Namespace) -> int:

@@ -61,10 +61,17 @@ def register(commands: Any) -> None:
     retry.add_argument("--sink", metavar="SINK", help="with --dead: only SINK's")
 
     sinks = command(
-        commands, "sinks", "operate:run_sinks", "each sink's backlog and latest outcomes",
-        ["vidhook sinks", "vidhook sinks --json"],
+        commands, "sinks", "operate:run_sinks",
+        "each sink's backlog, latest outcomes and health; pause or resume one",
+        ["vidhook sinks", "vidhook sinks --json", "vidhook sinks pause ops-slack",
+         "vidhook sinks resume ops-slack"],
     )  # fmt: skip
     add_common(sinks, url=True)
+    sinks.add_argument(
+        "action", nargs="?", choices=("pause", "resume"),
+        help="pause a sink by hand (its deliveries wait, no probes) or resume it",
+    )  # fmt: skip
+    sinks.add_argument("sink", nargs="?", metavar="SINK", help="the sink to pause or resume")
 
     rejected = command(
         commands, "rejected", "operate:run_rejected", "the newest refused callbacks",

@@ -67,6 +67,7 @@ INSERT INTO meta (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
 
 -- name: claim
+-- A paused sink's deliveries wait: only its probe (`probe`) claims one.
 -- SKIP LOCKED: instances claiming at the same moment each take different rows, never waiting.
 WITH claimed AS (
     UPDATE deliveries d SET lease_owner = :owner, lease_until = :lease_until
@@ -74,6 +75,8 @@ WITH claimed AS (
         SELECT id FROM deliveries
         WHERE state = 'pending' AND sink = :sink AND next_at <= :now
           AND (lease_until IS NULL OR lease_until < :now)
+          AND (:probe::boolean OR NOT EXISTS (
+              SELECT 1 FROM sink_health h WHERE h.sink = :sink AND h.paused_at IS NOT NULL))
         ORDER BY next_at LIMIT :limit
         FOR UPDATE SKIP LOCKED
     ) due
@@ -107,6 +110,8 @@ SELECT DISTINCT lease_owner FROM deliveries WHERE lease_owner IS NOT NULL
 SELECT min(next_at) AS at FROM deliveries
 WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < :now)
   AND (:sinks::jsonb IS NULL OR sink IN (SELECT jsonb_array_elements_text(:sinks::jsonb)))
+  AND NOT EXISTS (
+      SELECT 1 FROM sink_health h WHERE h.sink = deliveries.sink AND h.paused_at IS NOT NULL)
 
 -- name: outbox_depth
 -- The backlog and when its oldest delivery was stored (unix seconds): next_at would not do,

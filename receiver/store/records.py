@@ -29,6 +29,7 @@ __all__ = [
     "Rejection",
     "Router",
     "Routes",
+    "SinkHealth",
     "SinkStats",
     "StoredEvent",
     "TaskRecord",
@@ -196,6 +197,25 @@ class SinkStats(msgspec.Struct, kw_only=True):
     last_success: str | None
     last_failure: str | None
     last_error: str | None
+
+
+class SinkHealth(msgspec.Struct, kw_only=True):
+    """A sink's circuit breaker: consecutive failed attempts and, while paused, since when,
+    by whom (`automatic`, or `hand` with the `actor` who did it) and when the next probe may
+    go. Times are unix seconds."""
+
+    sink: str
+    failures: int = 0
+    paused_at: float | None = None
+    paused_by: Literal["automatic", "hand"] | None = None
+    actor: str | None = None
+    next_probe_at: float | None = None
+    last_error: str | None = None
+    updated_at: float = 0.0
+
+    @property
+    def paused(self) -> bool:
+        return self.paused_at is not None
 
 
 class TaskRecord(msgspec.Struct, kw_only=True):

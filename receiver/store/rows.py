@@ -15,6 +15,7 @@ from vidhook.receiver.store.records import (
     DueDelivery,
     RawRequest,
     Rejection,
+    SinkHealth,
     SinkStats,
     StoredEvent,
     TaskRecord,
@@ -31,6 +32,7 @@ __all__ = [
     "labels_json",
     "raw_request",
     "rejection",
+    "sink_health",
     "sink_stats",
     "stored_event",
     "task",
@@ -118,3 +120,8 @@ def rejection(row: Row) -> Rejection:
 def archive_job(row: Row) -> ArchiveJob:
     """An archive job row."""
     return _as(row, ArchiveJob)
+
+
+def sink_health(row: Row) -> SinkHealth:
+    """A `sink_health` row."""
+    return _as(row, SinkHealth)

@@ -67,12 +67,15 @@ INSERT INTO meta (key, value) VALUES (:key, :value)
 ON CONFLICT (key) DO UPDATE SET value = excluded.value
 
 -- name: claim
+-- A paused sink's deliveries wait: only its probe (`probe`) claims one.
 -- One writer: no other claim runs meanwhile, so no row needs skipping.
 UPDATE deliveries SET lease_owner = :owner, lease_until = :lease_until
 WHERE id IN (
     SELECT id FROM deliveries
     WHERE state = 'pending' AND sink = :sink AND next_at <= :now
       AND (lease_until IS NULL OR lease_until < :now)
+      AND (:probe OR NOT EXISTS (
+          SELECT 1 FROM sink_health h WHERE h.sink = :sink AND h.paused_at IS NOT NULL))
     ORDER BY next_at LIMIT :limit
 )
 RETURNING id, event_id, sink, webhook_id, attempts, replay, next_at, group_id,
@@ -98,6 +101,8 @@ SELECT DISTINCT lease_owner FROM deliveries WHERE lease_owner IS NOT NULL
 SELECT min(next_at) AS at FROM deliveries
 WHERE state = 'pending' AND (lease_until IS NULL OR lease_until < :now)
   AND (:sinks IS NULL OR sink IN (SELECT value FROM json_each(:sinks)))
+  AND NOT EXISTS (
+      SELECT 1 FROM sink_health h WHERE h.sink = deliveries.sink AND h.paused_at IS NOT NULL)
 
 -- name: outbox_depth
 -- The backlog and when its oldest delivery was stored (unix seconds): next_at would not do,

@@ -25,6 +25,7 @@ from vidhook.receiver.store.records import (
     TaskRecord,
 )
 from vidhook.receiver.store.store_groups import StoreGroups
+from vidhook.receiver.store.store_health import StoreHealth
 from vidhook.receiver.store.store_sessions import StoreSessions
 
 __all__ = ["Store"]
@@ -36,7 +37,7 @@ def _text(moment: float) -> str:
     return rfc3339_at(moment)
 
 
-class Store(ArchiveStore, StoreGroups, StoreSessions):
+class Store(ArchiveStore, StoreGroups, StoreHealth, StoreSessions):
     """Where vidhook keeps events, raw requests, tasks, the outbox and attempts.
 
     `ingest` commits the event, its raw request and its deliveries (and, given an archive plan,
@@ -132,9 +133,16 @@ class Store(ArchiveStore, StoreGroups, StoreSessions):
         self, sink: str, owner: str, now: float, lease: float, limit: int
     ) -> list[DueDelivery]:
         """Lease up to `limit` due deliveries of one sink to `owner`, earliest due first;
-        instances claiming at once each take different ones."""
+        instances claiming at once each take different ones. A paused sink's wait (see
+        `take_probe`)."""
         statement = fetch_all(
-            "claim", owner=owner, lease_until=now + lease, sink=sink, now=now, limit=limit
+            "claim",
+            owner=owner,
+            lease_until=now + lease,
+            sink=sink,
+            now=now,
+            limit=limit,
+            probe=False,
         )
         claimed = await self.connector.write(statement, durable=False)
         return [rows.due_delivery(r) for r in sorted(claimed, key=lambda r: r["next_at"])]

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Protocol
 import httpx
 import msgspec
 
+from vidhook.receiver.config import parse_duration
 from vidhook.receiver.event import Event
 from vidhook.receiver.store.records import GroupBatch
 
@@ -22,10 +23,12 @@ __all__ = [
     "SinkType",
 ]
 
-# A count of at least one, a duration above zero, a delay of zero or more. NaN fails all three.
+# A count of at least one (or zero), a duration above zero, a delay of zero or more. NaN fails
+# all of them.
 _Positive = Annotated[int, msgspec.Meta(ge=1)]
 _Duration = Annotated[float, msgspec.Meta(gt=0)]
 _Delay = Annotated[float, msgspec.Meta(ge=0)]
+_Count = Annotated[int, msgspec.Meta(ge=0)]
 # An empty schedule would silently mean the default one; leaving the option out says that.
 _Schedule = Annotated[list[_Delay], msgspec.Meta(min_length=1)]
 
@@ -43,6 +46,10 @@ class SinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     A claimed delivery is leased for `timeout + lease_margin` seconds: if its instance dies,
     another one sends it once the lease expires. The margin covers recording the attempt after
     the send; a smaller one lets instances take over sooner.
+
+    Sink health: after `pause_after` failed attempts in a row (0: never) the sink is paused;
+    its deliveries wait without spending attempts, one of them goes out as a probe every
+    `probe_interval` (seconds, or a duration such as "1m"), and the first success resumes it.
     """
 
     type: str
@@ -50,6 +57,16 @@ class SinkConfig(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     timeout: _Duration = 15.0
     retry_schedule: _Schedule | None = None
     lease_margin: _Delay = 30.0
+    pause_after: _Count = 20
+    probe_interval: float | str = 60.0
+
+    def __post_init__(self) -> None:
+        self.probe_interval = parse_duration("probe_interval", self.probe_interval)
+
+    @property
+    def probe_seconds(self) -> float:
+        """`probe_interval` in seconds (`__post_init__` has turned a string into a number)."""
+        return float(self.probe_interval)
 
 
 class Delivery(msgspec.Struct, kw_only=True):

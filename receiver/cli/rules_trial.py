@@ -1,47 +1,23 @@
 """`vidhook rules test FILE --since 7d`: a dry run of new rules against stored events.
 
 For each rule of FILE: which stored events it would have matched and which sinks would have
-fired, with the same matching, `stop` and sink dedupe as live routing. Nothing is sent.
+fired (`vidhook.receiver.rules_trial`, as the dashboard's rules page). Nothing is sent.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections import Counter
 from pathlib import Path
-
-import msgspec
 
 from vidhook.receiver.cli.connect import check_names, filter_from_args, store_opened
 from vidhook.receiver.cli.render import Column, emit_json, print_table
-from vidhook.receiver.errors import BadRequest, ConfigError
+from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import Event
-from vidhook.receiver.replay import event_pages
-from vidhook.routes.rules import RuleSet, build_rule, parse_rules_text
+from vidhook.receiver.rules_trial import RuleReport, rules_from_text, stored_for_trial, trial_rules
+from vidhook.routes.rules import RuleSet
 
 __all__ = ["RuleReport", "run_rules_test", "trial_rules"]
-
-
-class MatchedEvent(msgspec.Struct, kw_only=True):
-    """An event a rule matched, and the sinks that rule would have sent it to."""
-
-    id: str
-    received_at: str
-    source: str
-    type: str
-    status: str
-    task_id: str
-    sinks: list[str]
-
-
-class RuleReport(msgspec.Struct, kw_only=True):
-    """What one rule would have done over the events tested."""
-
-    name: str
-    matched: int
-    sinks: dict[str, int]
-    events: list[MatchedEvent]
 
 
 def load_rule_file(path: str, known_sinks: set[str]) -> RuleSet:
@@ -50,43 +26,7 @@ def load_rule_file(path: str, known_sinks: set[str]) -> RuleSet:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from None
-    rules = [
-        build_rule(config, origin=path, known_sinks=known_sinks)
-        for config in parse_rules_text(text, origin=path)
-    ]
-    names = [rule.name for rule in rules]
-    twice = sorted({name for name in names if names.count(name) > 1})
-    if twice:
-        raise ConfigError(f'{path}: rule "{twice[0]}": duplicate name')
-    return RuleSet(tuple(rules))
-
-
-def trial_rules(rules: RuleSet, events: list[Event], show: int) -> tuple[list[RuleReport], int]:
-    """Each rule's report over the events, and how many events no rule would send anywhere."""
-    reports = {
-        rule.name: RuleReport(name=rule.name, matched=0, sinks={}, events=[])
-        for rule in rules.rules
-    }
-    fired: dict[str, Counter[str]] = {name: Counter() for name in reports}
-    unrouted = 0
-    for event in events:
-        pairs = rules.route(event)
-        unrouted += not pairs
-        for rule in rules.matched(event):
-            report = reports[rule.name]
-            sinks = [sink for name, sink in pairs if name == rule.name]
-            fired[rule.name].update(sinks)
-            report.matched += 1
-            if len(report.events) < show:
-                report.events.append(
-                    MatchedEvent(
-                        id=event.id, received_at=event.received_at, source=event.source,
-                        type=event.type, status=event.status, task_id=event.task_id, sinks=sinks,
-                    )
-                )  # fmt: skip
-    for name, counts in fired.items():
-        reports[name].sinks = dict(sorted(counts.items()))
-    return list(reports.values()), unrouted
+    return rules_from_text(text, path, known_sinks)
 
 
 def run_rules_test(args: argparse.Namespace) -> int:
@@ -97,18 +37,8 @@ def run_rules_test(args: argparse.Namespace) -> int:
             check_names(args, services)
             rules = load_rule_file(args.file, set(services.sink_types))
             where = filter_from_args(args, services.clock())
-            total = await services.store.count_events(where)
-            if total > args.max_events:
-                raise BadRequest(
-                    f"{total} events match, more than --max-events {args.max_events};"
-                    " narrow --since or raise --max-events"
-                )
-            events = [
-                stored.event
-                async for page in event_pages(services.store, where, total)
-                for stored in page
-                if not stored.stale
-            ]
+            hint = "narrow --since or raise --max-events"
+            events = await stored_for_trial(services.store, where, args.max_events, hint=hint)
             return events, rules
 
     events, rules = asyncio.run(work())

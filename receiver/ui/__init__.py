@@ -26,17 +26,30 @@ from litestar.exceptions import HTTPException
 from litestar.response import Redirect
 
 from vidhook.receiver.errors import RateLimited, VidhookError
+from vidhook.receiver.ui.deliveries import DeliveriesController
 from vidhook.receiver.ui.event_page import EventPageController
 from vidhook.receiver.ui.events import EventsController
 from vidhook.receiver.ui.login import LoginController
+from vidhook.receiver.ui.rules import RulesController
 from vidhook.receiver.ui.sessions import LoginRequired, viewer
+from vidhook.receiver.ui.sinks import SinksController
 from vidhook.receiver.ui.static import static_file
+from vidhook.receiver.ui.tasks import TasksController
 from vidhook.receiver.ui.templating import page
 
 __all__ = ["PAGES", "ui_router"]
 
 # Every controller of the dashboard: one line per page module.
-PAGES: list[Any] = [LoginController, EventsController, EventPageController, static_file]
+PAGES: list[Any] = [
+    LoginController,
+    EventsController,
+    EventPageController,
+    DeliveriesController,
+    SinksController,
+    TasksController,
+    RulesController,
+    static_file,
+]
 
 
 def _login_required(request: Request[Any, Any, Any], _: LoginRequired) -> Response[Any]:

@@ -17,4 +17,8 @@ class NavEntry(NamedTuple):
 # Adding a page: its controller in `vidhook.receiver.ui.PAGES` and its entry here.
 NAV: list[NavEntry] = [
     NavEntry("Events", "/ui/events"),
+    NavEntry("Deliveries", "/ui/deliveries"),
+    NavEntry("Sinks", "/ui/sinks"),
+    NavEntry("Tasks", "/ui/tasks"),
+    NavEntry("Rules", "/ui/rules"),
 ]

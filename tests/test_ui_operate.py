@@ -145,3 +145,35 @@ async def test_every_page_is_in_the_navigation(vidhook_factory):
     for path in ("/ui/events", "/ui/deliveries", "/ui/sinks", "/ui/tasks", "/ui/rules"):
         assert f'href="{path}"' in page.text
     assert 'href="/ui/sinks" aria-current="page"' in page.text
+
+
+async def test_an_admin_pauses_and_resumes_a_sink_and_a_reader_cannot(vidhook_factory):
+    vidhook = await vidhook_factory(CONFIG, run_workers=False)
+    await log_in(vidhook.client, READER)
+    page = await vidhook.client.get("/ui/sinks")
+    assert "/pause" not in page.text
+    refused = await vidhook.client.post(
+        "/ui/sinks/out/pause", data={"csrf_token": csrf_of(page.text)}
+    )
+    assert refused.status_code == 403
+    await log_in(vidhook.client, ADMIN)
+    page = await vidhook.client.get("/ui/sinks")
+    with structlog.testing.capture_logs() as logs:
+        paused = await vidhook.client.post(
+            "/ui/sinks/out/pause", data={"csrf_token": csrf_of(page.text)}
+        )
+    assert paused.status_code == 303
+    assert any(e["event"] == "dashboard pause" and e["token"] == "ops" for e in logs)
+    shown = await vidhook.client.get(paused.headers["location"])
+    row = shown.text.split('id="sink-out"')[1].split("</tr>")[0]
+    assert (
+        "paused" in row and "by hand (token:ops)" in row and 'action="/ui/sinks/out/resume"' in row
+    )
+    resumed = await vidhook.client.post(
+        "/ui/sinks/out/resume", data={"csrf_token": csrf_of(shown.text)}
+    )
+    assert resumed.status_code == 303
+    again = await vidhook.client.get("/ui/sinks")
+    assert 'action="/ui/sinks/out/pause"' in again.text.split('id="sink-out"')[1].split("</tr>")[0]
+    missing = await vidhook.client.post("/ui/sinks/out/pause", data={})
+    assert missing.status_code == 403

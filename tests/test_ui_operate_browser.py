@@ -108,7 +108,11 @@ async def test_an_operator_retries_a_dead_delivery_and_tries_a_rule(vidhook_fact
 
         await page.get_by_role("link", name="Sinks").click()
         await expect(page.locator("#sink-partner")).to_contain_text("healthy")
+        await page.get_by_role("button", name="Pause partner").click()
+        await expect(page.locator("#sink-partner")).to_contain_text("by hand (token:ops)")
         await screenshot(page, "sinks")
+        await page.get_by_role("button", name="Resume partner").click()
+        await expect(page.locator("#sink-partner")).to_contain_text("healthy")
         await page.get_by_role("link", name="Tasks").click()
         await expect(page.get_by_role("heading", name="Tasks")).to_be_visible()
         await screenshot(page, "tasks")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright, expect
 
 __all__ = [
     "CHROMIUM",
@@ -40,6 +40,9 @@ SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
 VIDEO = Path(__file__).parent / "fixtures" / "video" / "tiny.mp4"
 
 _taken: list[Path] = []
+
+# Assertions wait up to this long: a bound for a loaded 2-core machine, not a speed target.
+expect.set_options(timeout=15_000)
 
 
 @cache

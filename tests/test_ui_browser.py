@@ -108,7 +108,7 @@ async def test_an_operator_watches_a_callback_arrive_plays_it_replays_it_and_log
             sent = await client.post(HOOK_PATH, content=callback("task-live-1", video_url))
             assert sent.status_code == 200, sent.text
         row = page.locator("#event-rows tr", has_text="task-live-1")
-        await expect(row).to_be_visible(timeout=15_000)
+        await expect(row).to_be_visible()
         await expect(row.locator(".badge")).to_have_text("✓ completed")
         await expect(page).to_have_url(re.compile(r"status=completed"))
         await expect(page.locator("#event-rows tr")).to_have_count(2)  # and one seeded

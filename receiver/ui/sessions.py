@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
-from litestar import Request, Response
+from litestar import Request
 from litestar.datastructures import Cookie
 
 from vidhook.receiver.api_auth import TokenTable, grants
@@ -33,6 +34,7 @@ __all__ = [
     "Viewer",
     "check_csrf",
     "end_session",
+    "login_csrf_cookie",
     "session_cookie",
     "start_session",
     "viewer",
@@ -142,17 +144,10 @@ async def viewer(request: Request[Any, Any, Any]) -> Viewer:
     return Viewer(token=token, csrf=record.csrf, key=key)
 
 
-def check_csrf(expected: str, form: Any) -> None:
+def check_csrf(expected: str, form: Mapping[str, Any]) -> None:
     """Refuse (CsrfRefused) a form whose `csrf_token` field is not `expected`."""
-    given = form.get(CSRF_FIELD) if form is not None else None
+    given = form.get(CSRF_FIELD)
     if not isinstance(given, str) or not expected:
         raise CsrfRefused()
     if not hmac.compare_digest(given.encode(), expected.encode()):
         raise CsrfRefused()
-
-
-def redirect_cookies(response: Response[Any], *cookies: Cookie) -> Response[Any]:
-    """`response` with `cookies` set on it."""
-    for cookie in cookies:
-        response.set_cookie(cookie)
-    return response

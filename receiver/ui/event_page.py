@@ -28,7 +28,7 @@ from vidhook.receiver.ui.sessions import Viewer, check_csrf
 from vidhook.receiver.ui.templating import page
 from vidhook.routes.escaping import is_web_url
 
-__all__ = ["EventPageController", "Video", "videos_of"]
+__all__ = ["EventPageController", "Video", "signed_afresh", "videos_of"]
 
 log = structlog.get_logger("vidhook")
 
@@ -73,6 +73,16 @@ def videos_of(event: Event, now: float) -> list[Video]:
     return found
 
 
+async def signed_afresh(services: Services, event: Event) -> Event:
+    """The event with its archived links signed now (not stored): a stored signed link may
+    have expired, the player's works for a full `link_expiry`."""
+    if services.archive is None or not any(event.archived_urls):
+        return event
+    linker = await services.archive.links.linker()
+    fresh = linker(event, await services.store.archive_jobs_of(event.id))
+    return msgspec.structs.replace(event, archived_urls=fresh)
+
+
 def _timeline(detail: EventDetail) -> dict[str, list[AttemptView]]:
     attempts: dict[str, list[AttemptView]] = defaultdict(list)
     for attempt in detail.attempts:
@@ -97,14 +107,15 @@ class EventPageController(Controller):
         """The event page; `replayed` names the deliveries a replay just made."""
         detail = await event_detail(services.store, event_id[:200])
         now = services.clock()
+        event = await signed_afresh(services, detail.event)
         return page(
             "event.html",
             viewer=viewer,
             title=f"Event {detail.event.task_id}",
             detail=detail,
-            event=detail.event,
+            event=event,
             now=now,
-            videos=videos_of(detail.event, now),
+            videos=videos_of(event, now),
             attempts=_timeline(detail),
             replayed=set(replayed.split(",")) if replayed else set(),
             sinks=sorted(services.sinks),

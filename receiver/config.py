@@ -17,6 +17,7 @@ from vidhook.receiver.durations import parse_duration as text_duration
 from vidhook.receiver.durations import source_durations
 from vidhook.receiver.errors import BadRequest, ConfigError
 from vidhook.receiver.identifiers import MAX_NAME, check_labels
+from vidhook.receiver.pricing import PricingConfig
 from vidhook.receiver.providers import PROVIDER_NAMES, PROVIDERS, ProviderName, SourceConfig
 from vidhook.receiver.providers.source_config import (
     ConfigStruct,
@@ -148,6 +149,7 @@ class Settings(_Config):
     rules: list[RuleConfig] = []
     rules_dir: str | None = None
     archive: ArchiveConfig | None = None  # no [archive]: videos are not kept
+    pricing: PricingConfig = msgspec.field(default_factory=PricingConfig)
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

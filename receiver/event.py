@@ -71,6 +71,9 @@ class TaskReport(msgspec.Struct, kw_only=True):
     created_at: str | None = None
     finished_at: str | None = None
     poll_interval: float | None = None
+    duration_s: float | None = None
+    resolution: str | None = None
+    audio: bool | None = None
 
 
 class Event(msgspec.Struct, kw_only=True):
@@ -95,6 +98,10 @@ class Event(msgspec.Struct, kw_only=True):
     finished_at: str | None = None
     received_at: str
     verified_by: list[str] = msgspec.field(default_factory=list)
+    # Usage facts: what was generated, from the provider's report or the submit request.
+    duration_s: float | None = None
+    resolution: str | None = None
+    audio: bool | None = None
 
 
 # PostgreSQL indexes task ids, and cannot index a key over about 2,700 bytes.

@@ -36,4 +36,7 @@ def normalise(
         finished_at=report.finished_at,
         received_at=received_at,
         verified_by=verified_by,
+        duration_s=report.duration_s,
+        resolution=report.resolution,
+        audio=report.audio,
     )

@@ -213,4 +213,7 @@ def sample_event() -> Event:
         finished_at="2024-01-01T00:01:30.000Z",
         received_at="2024-01-01T00:01:31.000Z",
         verified_by=["token"],
+        duration_s=5.0,
+        resolution="720p",
+        audio=True,
     )

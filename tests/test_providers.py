@@ -78,6 +78,9 @@ def report(
     created_at: str | None = None,
     finished_at: str | None = None,
     poll_interval: float | None = None,
+    duration_s: float | None = None,
+    resolution: str | None = None,
+    audio: bool | None = None,
 ) -> dict[str, Any]:
     """The expected fields of a TaskReport, with the event type it leads to."""
     return {
@@ -93,6 +96,9 @@ def report(
         "created_at": created_at,
         "finished_at": finished_at,
         "poll_interval": poll_interval,
+        "duration_s": duration_s,
+        "resolution": resolution,
+        "audio": audio,
     }
 
 
@@ -146,6 +152,7 @@ TASK_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
         "task-unified-1761313744-vux2jw0k", "completed", "completed", type="task.completed",
         model=EVOLINK_MODEL, video_urls=["https://cdn.example.com/videos/vux2jw0k.mp4"],
         progress=100, credits=Credits(reserved=8), created_at="2025-10-24T13:49:04.000Z",
+        duration_s=8.0,
     )),
     ("evolink", "callback_failed.json", "read_callback", report(
         "task-unified-1772618027-cmeisy8h", "failed", "failed", type="task.failed",
@@ -167,6 +174,7 @@ TASK_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
     ("evolink", "query_processing.json", "read_query", report(
         "task-unified-1774857405-abc123", "processing", "processing", type="task.progress",
         model=EVOLINK_MODEL, progress=65, created_at="2026-03-30T07:56:45.000Z",
+        duration_s=5.0,
     )),
     ("ark", "callback_queued.json", "read_callback", report(
         ARK_ID, "pending", "queued", type="task.progress", model=ARK_MODEL,
@@ -180,6 +188,7 @@ TASK_CASES: list[tuple[str, str, str, dict[str, Any]]] = [
         ARK_ID, "completed", "succeeded", type="task.completed", model=ARK_MODEL,
         video_urls=[ARK_URL],
         created_at="2025-03-31T09:50:19.000Z", finished_at="2025-03-31T09:51:13.000Z",
+        duration_s=5.0, resolution="720p",
     )),
     ("ark", "callback_failed.json", "read_callback", report(
         "cgt-20250331175019-x7k2m", "failed", "failed", type="task.failed", model=ARK_MODEL,

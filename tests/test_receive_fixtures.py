@@ -102,6 +102,7 @@ EXPECTED: dict[tuple[str, str, str], dict[str, Any]] = {
         "model": SEEDANCE,
         "video_urls": ["https://cdn.example.com/videos/vux2jw0k.mp4"],
         "progress": 100,
+        "duration_s": 8.0,
         "credits": Credits(reserved=8),
         "created_at": "2025-10-24T13:49:04.000Z",
     },
@@ -162,6 +163,8 @@ EXPECTED: dict[tuple[str, str, str], dict[str, Any]] = {
         "video_urls": [ARK_VIDEO],
         "created_at": "2025-03-31T09:50:19.000Z",
         "finished_at": "2025-03-31T09:51:13.000Z",
+        "duration_s": 5.0,
+        "resolution": "720p",
     },
     ("ark", "ark", "callback_failed"): {
         "type": "task.failed",

@@ -13,6 +13,7 @@ from vidhook.receiver.admin.rejected import RejectedController
 from vidhook.receiver.admin.rules import RulesController
 from vidhook.receiver.admin.sinks import SinksController
 from vidhook.receiver.admin.sources import SourcesController
+from vidhook.receiver.admin.usage import UsageController
 from vidhook.receiver.api_auth import require_scope
 
 __all__ = ["API_SECURITY", "admin_router"]
@@ -41,5 +42,6 @@ admin_router = Router(
         SourcesController,
         RulesController,
         ArchiveController,
+        UsageController,
     ],
 )

@@ -1,5 +1,5 @@
 """The grammar of the operating commands: `events`, `show`, `deliveries`, `retry`, `sinks`,
-`rejected`, `replay` and `rules test`."""
+`rejected`, `replay`, `rules test` and `usage`."""
 
 from __future__ import annotations
 
@@ -82,6 +82,28 @@ def register(commands: Any) -> None:
 
     _register_replay(commands)
     _register_rules(commands)
+    _register_usage(commands)
+
+
+def _register_usage(commands: Any) -> None:
+    usage = command(
+        commands, "usage", "usage_command:run_usage",
+        "tasks, outcomes, credits and estimated cost per group (from [pricing])",
+        [
+            "vidhook usage --by end_user_id --since 30d",
+            "vidhook usage --by labels.team --by model --csv > usage.csv",
+            "vidhook usage --since 2025-03-01T00:00:00Z --until 2025-04-01T00:00:00Z --json",
+        ],
+    )  # fmt: skip
+    add_common(usage)
+    usage.add_argument(
+        "--by", action="append", metavar="FIELD",
+        help="group by an event field (model, source, provider, status, resolution, ...) or a"
+        " label (end_user_id, or labels.end_user_id); repeatable or comma-separated, at most 3",
+    )  # fmt: skip
+    usage.add_argument("--since", help="received at or after: RFC 3339 or an age (default 30d)")
+    usage.add_argument("--until", help="received before: RFC 3339 or an age (default now)")
+    usage.add_argument("--csv", action="store_true", help="print CSV with a header row")
 
 
 def _register_replay(commands: Any) -> None:

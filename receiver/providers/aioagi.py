@@ -39,6 +39,12 @@ from vidhook.receiver.providers.reading import (
 )
 from vidhook.receiver.providers.samples import FAILURE, FakeApi, FakeTask, Json
 from vidhook.receiver.providers.source_config import SourceConfigBase
+from vidhook.receiver.providers.usage_facts import (
+    Loose,
+    read_audio,
+    read_resolution,
+    read_seconds,
+)
 
 __all__ = [
     "PROVIDER",
@@ -91,6 +97,9 @@ class AioagiTask(msgspec.Struct):
     completed_at: Clock = None
     finished_at: Clock = None
     poll_interval_seconds: float | None = None
+    resolution: Loose = None
+    duration_seconds: Loose = None
+    with_audio: Loose = None
 
 
 class AioagiAnswer(AioagiTask):
@@ -117,6 +126,9 @@ def read_query(body: bytes, source: AioagiSource) -> TaskReport:
         created_at=read_time(task.created_at),
         finished_at=read_time(task.completed_at) or read_time(task.finished_at),
         poll_interval=poll_seconds(task.poll_interval_seconds),
+        duration_s=read_seconds(task.duration_seconds),
+        resolution=read_resolution(task.resolution),
+        audio=read_audio(task.with_audio),
     )
 
 

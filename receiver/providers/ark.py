@@ -29,6 +29,12 @@ from vidhook.receiver.providers.reading import (
 )
 from vidhook.receiver.providers.samples import FAILURE, FakeApi, FakeTask, Json, Outcome, fresh_tail
 from vidhook.receiver.providers.source_config import SourceConfigBase
+from vidhook.receiver.providers.usage_facts import (
+    Loose,
+    read_audio,
+    read_resolution,
+    read_seconds,
+)
 
 __all__ = [
     "PROVIDER",
@@ -76,6 +82,9 @@ class ArkTask(msgspec.Struct):
     error: ErrorBody | None = None
     created_at: Clock = None
     updated_at: Clock = None
+    resolution: Loose = None
+    duration: Loose = None
+    generate_audio: Loose = None
 
 
 class ArkCreated(msgspec.Struct):
@@ -98,6 +107,9 @@ def read_task(body: bytes, source: ArkSource) -> TaskReport:
         created_at=read_time(task.created_at),
         # Ark has no finish time of its own; its last update is when the task ended.
         finished_at=read_time(task.updated_at) if is_terminal(status) else None,
+        duration_s=read_seconds(task.duration),
+        resolution=read_resolution(task.resolution),
+        audio=read_audio(task.generate_audio),
     )
 
 

@@ -35,6 +35,7 @@ from vidhook.receiver.providers.samples import (
     fresh_tail,
 )
 from vidhook.receiver.providers.source_config import SourceConfigBase
+from vidhook.receiver.providers.usage_facts import Loose, read_seconds
 
 __all__ = [
     "PROVIDER",
@@ -71,6 +72,12 @@ class EvolinkUsage(msgspec.Struct):
     credits_reserved: float | None = None
 
 
+class EvolinkTaskInfo(msgspec.Struct):
+    """Details of a task, among them the generated video's length."""
+
+    video_duration: Loose = None
+
+
 class EvolinkTask(msgspec.Struct):
     """One task as evolink's query, create answer and callback describe it."""
 
@@ -82,6 +89,7 @@ class EvolinkTask(msgspec.Struct):
     error: ErrorBody | None = None
     usage: EvolinkUsage | None = None
     created: Clock = None
+    task_info: EvolinkTaskInfo | None = None
 
 
 def read_task(body: bytes, source: EvolinkSource) -> TaskReport:
@@ -101,6 +109,7 @@ def read_task(body: bytes, source: EvolinkSource) -> TaskReport:
         progress=progress_percent(task.progress),
         credits=Credits(reserved=reserved) if reserved is not None else None,
         created_at=read_time(task.created),
+        duration_s=read_seconds(task.task_info.video_duration) if task.task_info else None,
     )
 
 

@@ -10,17 +10,18 @@ INSERT INTO readiness (id, at) VALUES (1, :at) ON CONFLICT (id) DO UPDATE SET at
 -- name: advance_task
 -- Locks the task row (creating it if new) for the rest of the ingest transaction, so instances
 -- ingesting the same task take turns. Returns a row only when the status moves the task forward.
-INSERT INTO tasks (source, task_id, status, rank, labels, created_at, updated_at)
-VALUES (:source, :task_id, :status, :rank, '{}', :now, :now)
+INSERT INTO tasks (source, task_id, status, rank, labels, created_at, updated_at, reports)
+VALUES (:source, :task_id, :status, :rank, '{}', :now, :now, 1)
 ON CONFLICT (source, task_id) DO UPDATE SET
     status = excluded.status, rank = excluded.rank, updated_at = excluded.updated_at,
+    reports = tasks.reports + 1,
     poll = CASE WHEN excluded.rank >= 2 THEN false ELSE tasks.poll END
 WHERE tasks.rank < excluded.rank
-RETURNING labels
+RETURNING labels, reports, facts
 
 -- name: task_and_event
 -- Read after advance_task took the lock, so a concurrent ingest of the same key has committed.
-SELECT t.labels, e.body, e.stale
+SELECT t.labels, t.facts, e.body, e.stale
 FROM tasks t
 LEFT JOIN events e ON e.source = t.source AND e.task_id = t.task_id AND e.status = :status
 WHERE t.source = :source AND t.task_id = :task_id
@@ -28,9 +29,11 @@ WHERE t.source = :source AND t.task_id = :task_id
 -- name: insert_event
 -- The event, its raw request and its deliveries in one statement.
 WITH ev AS (
-    INSERT INTO events (id, source, provider, task_id, type, status, model, received_at, stale, held, labels, body)
+    INSERT INTO events (id, source, provider, task_id, type, status, model, received_at, stale, held, labels, body,
+        duration_s, resolution, audio, credits, refunded, first_report, gen_seconds, error)
     VALUES (:id, :source, :provider, :task_id, :type, :status, :model, :received_at, :stale, :held,
-        replace(:labels, '\u0000', '\ufffd')::jsonb, :body)
+        replace(:labels, '\u0000', '\ufffd')::jsonb, :body,
+        :duration_s, :resolution, :audio, :credits, :refunded, :first_report, :gen_seconds, :error)
     ON CONFLICT (source, task_id, status) DO NOTHING
     RETURNING id
 ), raw AS (

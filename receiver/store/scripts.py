@@ -29,6 +29,7 @@ from vidhook.receiver.store.records import (
     Routes,
     TaskRecord,
 )
+from vidhook.receiver.store.usage_columns import usage_columns, with_facts
 
 __all__ = [
     "add_deliveries",
@@ -67,30 +68,34 @@ def ingest(
     """Store an event, its raw request and its deliveries. The task moves forward first (and,
     on PostgreSQL, its row stays locked to the commit, so instances take turns on one task);
     a status at or behind the task's is stale, and a repeat of (source, task_id, status) is a
-    duplicate. Labels the task already has win over the event's. With an `archive` plan, a
-    completed event with videos also gets its archive jobs (`moment` is `now` in seconds), and
-    its deliveries wait for them up to the plan's `wait`. Where the route groups the event for
-    a sink, the event joins that group (`join_groups`, flushing from `moment`) instead of
-    getting a delivery of its own; a held event's groups wait for its release, so it gets held
-    deliveries for them now."""
+    duplicate. Labels the task already has win over the event's; usage facts the event lacks
+    come from the task's submit request, and the task's first report is marked, so usage
+    counts each task once. With an `archive` plan, a completed event with videos also gets its
+    archive jobs (`moment` is `now` in seconds), and its deliveries wait for them up to the
+    plan's `wait`. Where the route groups the event for a sink, the event joins that group
+    (`join_groups`, flushing from `moment`) instead of getting a delivery of its own; a held
+    event's groups wait for its release, so it gets held deliveries for them now."""
     key = {"source": event.source, "task_id": event.task_id, "status": event.status}
     moved = yield fetch_one("advance_task", **key, rank=STATUS_RANK[event.status], now=now)
     if moved is None:
         known = yield fetch_one("task_and_event", **key)
         if known["body"] is not None:
             return _duplicate(known)
-        stored_labels, stale = known["labels"], True
+        task, stale = known, True
     else:
-        stored_labels, stale = moved["labels"], False
+        task, stale = moved, False
     final = msgspec.structs.replace(
-        event, labels={**event.labels, **rows.decode_labels(stored_labels)}
+        event,
+        labels={**event.labels, **rows.decode_labels(task["labels"])},
+        **with_facts(event, task["facts"]),
     )
     pairs, joins = ([], []) if stale else split_routes(route(final))
     if hold:  # the groups are joined on release, when the provider has confirmed the event
         pairs, joins = pairs + [(j.rule, j.sink) for j in joins], []
     keep = None if stale or hold else _archive_plan(final, archive)
     due = moment + keep.wait if keep is not None and keep.wait > 0 else 0.0
-    params = _event_params(final, raw, pairs, stale=stale, hold=hold, now=now, due=due)
+    first = not stale and moved["reports"] == 1
+    params = _event_params(final, raw, pairs, stale=stale, hold=hold, now=now, due=due, first=first)
     added = yield fetch_one("insert_event", **key, **params)
     if added is None:  # a task row behind its events, never in normal operation
         return _duplicate((yield fetch_one("event_by_key", **key)))
@@ -148,10 +153,13 @@ def _event_params(
     hold: bool,
     now: str,
     due: float,
+    first: bool,
 ) -> dict[str, object]:
     """The `insert_event` parameters beyond the (source, task_id, status) key; the deliveries
     are due at `due` (0: at once)."""
     return {
+        **usage_columns(event),
+        "first_report": first,
         "id": event.id,
         "provider": event.provider,
         "type": event.type,
@@ -208,7 +216,13 @@ def wake_if(statement: Statement) -> Script[int]:
 
 
 def register_task(
-    source: str, task_id: str, labels: dict[str, str], *, now: str, poll: PollPlan | None
+    source: str,
+    task_id: str,
+    labels: dict[str, str],
+    *,
+    now: str,
+    poll: PollPlan | None,
+    facts: str | None = None,
 ) -> Script[TaskRecord]:
     """Insert a task as `registered`, or merge `labels` over a known task's under its row's
     lock; with a plan, poll it unless it already ended (a `grace_until` once set is kept)."""
@@ -221,6 +235,7 @@ def register_task(
         "deadline": poll.deadline if poll else None,
         "interval": poll.interval if poll else None,
         "grace_until": poll.grace_until if poll else None,
+        "facts": facts,
     }
     row = yield fetch_one("insert_registered_task", **params, labels=rows.encode(labels))
     if row is None:
@@ -246,7 +261,7 @@ def release_held(
     held = yield fetch_one("lock_held_event", id=event.id)
     if held is None:
         return 0
-    yield execute("release_event", id=event.id, body=rows.encode(event), model=event.model)
+    yield execute("release_event", id=event.id, body=rows.encode(event), **usage_columns(event))
     yield execute("drop_held_deliveries", id=event.id)
     keep = _archive_plan(event, archive)
     due = 0.0

@@ -13,24 +13,27 @@ DELETE FROM readiness
 
 -- name: advance_task
 -- Creates the task or moves it forward; returns a row only when the status is news.
-INSERT INTO tasks (source, task_id, status, rank, labels, created_at, updated_at)
-VALUES (:source, :task_id, :status, :rank, '{}', :now, :now)
+INSERT INTO tasks (source, task_id, status, rank, labels, created_at, updated_at, reports)
+VALUES (:source, :task_id, :status, :rank, '{}', :now, :now, 1)
 ON CONFLICT (source, task_id) DO UPDATE SET
     status = excluded.status, rank = excluded.rank, updated_at = excluded.updated_at,
+    reports = tasks.reports + 1,
     poll = CASE WHEN excluded.rank >= 2 THEN 0 ELSE tasks.poll END
 WHERE tasks.rank < excluded.rank
-RETURNING labels
+RETURNING labels, reports, facts
 
 -- name: task_and_event
-SELECT t.labels AS labels, e.body AS body, e.stale AS stale
+SELECT t.labels AS labels, t.facts AS facts, e.body AS body, e.stale AS stale
 FROM tasks t
 LEFT JOIN events e ON e.source = t.source AND e.task_id = t.task_id AND e.status = :status
 WHERE t.source = :source AND t.task_id = :task_id
 
 -- name: insert_event
 -- The event, then its raw request and deliveries only if the event was new (its id exists).
-INSERT INTO events (id, source, provider, task_id, type, status, model, received_at, stale, held, body)
-VALUES (:id, :source, :provider, :task_id, :type, :status, :model, :received_at, :stale, :held, :body)
+INSERT INTO events (id, source, provider, task_id, type, status, model, received_at, stale, held, body,
+    labels, duration_s, resolution, audio, credits, refunded, first_report, gen_seconds, error)
+VALUES (:id, :source, :provider, :task_id, :type, :status, :model, :received_at, :stale, :held, :body,
+    :labels, :duration_s, :resolution, :audio, :credits, :refunded, :first_report, :gen_seconds, :error)
 ON CONFLICT (source, task_id, status) DO NOTHING
 RETURNING id;
 INSERT INTO raw_requests (event_id, method, path, client, headers, body)

@@ -11,9 +11,9 @@ SELECT labels FROM tasks WHERE source = :source AND task_id = :task_id
 
 -- name: insert_registered_task
 INSERT INTO tasks (source, task_id, status, rank, labels, created_at, updated_at,
-                   poll, poll_next_at, poll_deadline, poll_interval, poll_errors, grace_until)
+                   poll, poll_next_at, poll_deadline, poll_interval, poll_errors, grace_until, facts)
 VALUES (:source, :task_id, 'registered', -1, :labels, :now, :now,
-        :poll, :next_at, :deadline, :interval, 0, :grace_until)
+        :poll, :next_at, :deadline, :interval, 0, :grace_until, :facts)
 ON CONFLICT (source, task_id) DO NOTHING
 RETURNING source, task_id, status, labels, created_at, updated_at,
           poll, poll_next_at, poll_deadline, poll_interval, poll_errors, grace_until
@@ -25,7 +25,7 @@ UPDATE tasks SET labels = :labels, updated_at = :now,
     poll_deadline = CASE WHEN :poll = 1 AND rank < 2 THEN :deadline ELSE poll_deadline END,
     poll_interval = CASE WHEN :poll = 1 AND rank < 2 THEN :interval ELSE poll_interval END,
     poll_errors = CASE WHEN :poll = 1 AND rank < 2 THEN 0 ELSE poll_errors END,
-    grace_until = coalesce(grace_until, :grace_until)
+    grace_until = coalesce(grace_until, :grace_until), facts = coalesce(:facts, facts)
 WHERE source = :source AND task_id = :task_id
 RETURNING source, task_id, status, labels, created_at, updated_at,
           poll, poll_next_at, poll_deadline, poll_interval, poll_errors, grace_until
@@ -80,7 +80,12 @@ SELECT source, task_id, body FROM events WHERE id = :id AND held = 1
 SELECT body FROM events WHERE id = :id AND held = 1
 
 -- name: release_event
-UPDATE events SET held = 0, body = :body, model = :model WHERE id = :id
+UPDATE events SET held = 0, body = :body, model = coalesce(:model, model),
+    duration_s = coalesce(:duration_s, duration_s), resolution = coalesce(:resolution, resolution),
+    audio = coalesce(:audio, audio), credits = coalesce(:credits, credits),
+    refunded = coalesce(:refunded, refunded), gen_seconds = coalesce(:gen_seconds, gen_seconds),
+    error = coalesce(:error, error)
+WHERE id = :id
 
 -- name: drop_held_deliveries
 -- The held deliveries were routed by the callback's word; the provider's account is routed anew.

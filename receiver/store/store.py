@@ -9,6 +9,7 @@ import msgspec
 from vidhook.receiver.background import BackgroundLoop, Supervisor
 from vidhook.receiver.errors import StoreUnavailable
 from vidhook.receiver.event import Event, rfc3339_at
+from vidhook.receiver.providers.usage_facts import UsageFacts
 from vidhook.receiver.store import rows, scripts
 from vidhook.receiver.store.archive_store import ArchiveStore
 from vidhook.receiver.store.connector import execute, fetch_all, fetch_one
@@ -27,6 +28,7 @@ from vidhook.receiver.store.records import (
 from vidhook.receiver.store.store_groups import StoreGroups
 from vidhook.receiver.store.store_health import StoreHealth
 from vidhook.receiver.store.store_sessions import StoreSessions
+from vidhook.receiver.store.usage_columns import encode_facts
 
 __all__ = ["Store"]
 
@@ -202,10 +204,16 @@ class Store(ArchiveStore, StoreGroups, StoreHealth, StoreSessions):
         *,
         now: float,
         poll: PollPlan | None,
+        facts: UsageFacts | None = None,
     ) -> TaskRecord:
-        """Record a task with its labels and, given a plan, poll it unless it already ended."""
+        """Record a task with its labels and, given a plan, poll it unless it already ended.
+        `facts` (what the submit request asked for) fill in its events' usage facts where the
+        provider reports none."""
+        stored = encode_facts(facts)
         return await self.connector.transaction(
-            lambda: scripts.register_task(source, task_id, labels, now=_text(now), poll=poll)
+            lambda: scripts.register_task(
+                source, task_id, labels, now=_text(now), poll=poll, facts=stored
+            )
         )
 
     async def claim_polls(

@@ -19,6 +19,7 @@ from vidhook.receiver.store.records import (
     TaskRecord,
     TaskState,
 )
+from vidhook.receiver.store.usage_query import UsageBucket, group_params, usage_bucket
 
 __all__ = ["StoreReads"]
 
@@ -144,6 +145,19 @@ class StoreReads:
     async def next_poll_at(self) -> float | None:
         row = await self._one("next_poll_at")
         return None if row is None or row["at"] is None else float(row["at"])
+
+    async def usage(self, since: str, until: str, group_by: Sequence[str]) -> list[UsageBucket]:
+        """Usage of events received in [since, until) (RFC 3339), per group of `group_by`
+        (event fields or `labels.KEY`, see `usage_query`) and price bucket, aggregated by
+        the database."""
+        keys = group_params(group_by)
+        found = await self._all("usage", since=since, until=until, **keys)
+        return [usage_bucket(row, len(group_by)) for row in found]
+
+    async def count_range(self, since: str, until: str) -> int:
+        """How many events were received in [since, until): the usage benchmark's baseline."""
+        row = await self._one("usage_baseline", since=since, until=until)
+        return 0 if row is None else int(row["count"])
 
     async def held_events(self, limit: int) -> list[StoredEvent]:
         return [rows.stored_event(r) for r in await self._all("held_events", limit=limit)]

@@ -16,6 +16,7 @@ import msgspec
 from vidhook.receiver.config import Settings
 from vidhook.receiver.errors import Conflict, UpstreamError, VidhookError
 from vidhook.receiver.identifiers import check_labels, check_task_id, check_value, task_id_problem
+from vidhook.receiver.providers.usage_facts import request_facts
 from vidhook.receiver.sources import Source, callback_url
 from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import PollPlan, TaskRecord
@@ -151,7 +152,10 @@ async def submit_task(
         plan = awaiting_callback(source, now)
     else:
         plan = poll_plan(source, now, created.poll_interval, at_once=False)
-    task = await store.register_task(source.name, created.task_id, labels, now=now, poll=plan)
+    facts = request_facts(request.body)
+    task = await store.register_task(
+        source.name, created.task_id, labels, now=now, poll=plan, facts=facts
+    )
     return Submitted(task=task, provider=reply)
 
 

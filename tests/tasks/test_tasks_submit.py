@@ -51,7 +51,13 @@ def source_toml(provider: str, fake_url: str, name: str | None = None, **extra: 
 
 
 SUBMIT = {
-    "body": {"model": "seedance-1.0", "prompt": "a lighthouse in a storm"},
+    "body": {
+        "model": "seedance-1.0",
+        "prompt": "a lighthouse in a storm",
+        "resolution": "480p",
+        "duration": 5,
+        "generate_audio": False,
+    },
     "end_user_id": "user-42",
     "labels": {"team": "growth"},
 }
@@ -92,6 +98,9 @@ async def test_submitted_task_ends_in_a_routed_event_with_its_labels(
 
     (event,) = await eventually(completed)
     assert event.labels == {"team": "growth", "end_user_id": "user-42"}
+    # Usage facts: what the provider reports wins (Ark's fake says 720p), the request fills in.
+    assert event.resolution == ("720p" if provider == "ark" else "480p")
+    assert (event.duration_s, event.audio) == (5.0, False)
     assert event.video_urls == [f"https://cdn.example.com/{provider}/{task_id}.mp4"]
     assert event.verified_by == (["token"] if calls_back else ["poll"])
     out = tmp_path / "events.jsonl"

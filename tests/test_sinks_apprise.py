@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from urllib.parse import parse_qs
 
@@ -101,6 +102,17 @@ async def test_a_failing_endpoint_is_a_retryable_error_without_the_secret(http):
     assert caught.value.retryable
     assert "JSON failure" in caught.value.message and "503" in caught.value.message
     assert PASSWORD not in caught.value.message
+
+
+async def test_apprises_own_log_lines_are_masked(http, caplog):
+    async with Endpoint(lambda _: Reply(503, b"down")) as endpoint:
+        sink = apprise_sink(http, urls=[target(endpoint)])
+        logging.getLogger("apprise").warning("posting to %s", target(endpoint))
+        with caplog.at_level(logging.DEBUG, logger="apprise"), pytest.raises(SinkError):
+            await sink.send(make_delivery())
+    said = [r.getMessage() for r in caplog.records]
+    assert f"posting to json://vidhook:****@127.0.0.1:{endpoint.port}/notify" in said
+    assert len(said) > 1 and all(PASSWORD not in line for line in said)
 
 
 async def test_the_worker_records_a_retry_then_the_delivery(vidhook_factory):

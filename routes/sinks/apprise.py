@@ -14,6 +14,7 @@ error is the log lines it wrote for the failed services, with the URLs' secrets 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Annotated, Any, Literal
@@ -37,6 +38,26 @@ _URLS = Annotated[list[str], msgspec.Meta(min_length=1)]
 _NOTIFY_TYPE = {"completed": "success", "failed": "failure", "cancelled": "warning"}
 _ERROR_MAX = 1000
 _SEPARATORS = re.compile(r"[/:@?&=#,]+")
+
+
+class _SecretMask(logging.Filter):
+    """Masks the secrets of every configured Apprise URL in Apprise's own log lines (its debug
+    lines print whole request URLs, a Telegram bot token among them)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = _mask(message, self.secrets)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
+_LOG_MASK = _SecretMask()
+logging.getLogger("apprise").addFilter(_LOG_MASK)
 
 
 class AppriseConfig(SinkConfig, kw_only=True, forbid_unknown_fields=True):
@@ -97,6 +118,7 @@ class AppriseSink:
             )
         self._notifier.add(service)
         self._secrets += _secret_parts(url, service.url(privacy=True))
+        _LOG_MASK.secrets.update(self._secrets)
 
     def render(self, delivery: Delivery) -> tuple[str, str]:
         """The title and body for one delivery; a final SinkError if a template cannot render."""

@@ -52,7 +52,7 @@ async def seed(store: Store, sink: str, events: int, per_event: int, prefix: str
         result = await store.ingest(make_event(f"{prefix}-{n}"), RAW, route_to())
         ids.append(result.event.id)
     plan = [(event_id, [("all", sink)] * per_event) for event_id in ids]
-    await store.add_deliveries_many(plan, replay=False, now=store._clock())
+    await store.add_deliveries_many(plan, replay=False, now=T0)
 
 
 async def attempt_counts(store: Store, sink: str) -> dict[str, int]:
@@ -72,16 +72,19 @@ async def states(store: Store, sink: str) -> set[str]:
 
 
 @pytest.fixture
-async def store(tmp_path):
-    clock = Clock(T0)
+def clock() -> Clock:
+    return Clock(T0)
+
+
+@pytest.fixture
+async def store(tmp_path, clock):
     opened = open_store(f"sqlite:///{tmp_path / 'health.db'}", clock=clock)
     await opened.open()
     yield opened
     await opened.close()
 
 
-async def test_a_sink_down_for_ten_minutes_costs_one_probe_a_minute(store):
-    clock = store._clock
+async def test_a_sink_down_for_ten_minutes_costs_one_probe_a_minute(store, clock):
     down = [True]
 
     def app_answer(_: Received) -> Reply:
@@ -139,8 +142,7 @@ async def test_a_sink_down_for_ten_minutes_costs_one_probe_a_minute(store):
         assert app.peak <= CONCURRENCY
 
 
-async def test_a_restarted_worker_keeps_the_sink_paused(store):
-    clock = store._clock
+async def test_a_restarted_worker_keeps_the_sink_paused(store, clock):
     async with Endpoint(lambda _: Reply(503)) as app, httpx.AsyncClient() as http:
         options = {"type": "http", "url": app.url, "pause_after": 3, "concurrency": 1}
         sinks = build_sinks({"app": options}, SinkContext(http))
@@ -156,12 +158,12 @@ async def test_a_restarted_worker_keeps_the_sink_paused(store):
         assert len(app.received) == 4  # the probe, once its minute is up
 
 
-async def test_pause_after_zero_never_pauses(store):
+async def test_pause_after_zero_never_pauses(store, clock):
     async with Endpoint(lambda _: Reply(503)) as app, httpx.AsyncClient() as http:
         options = {"type": "http", "url": app.url, "pause_after": 0, "retry_schedule": [0.0]}
         sinks = build_sinks({"app": options}, SinkContext(http))
         await seed(store, "app", 1, 30, "app")
-        await settle(OutboxWorker(store, sinks, Metrics(), store._clock))
+        await settle(OutboxWorker(store, sinks, Metrics(), clock))
     assert len(app.received) == 60  # each delivery tried twice, then dead
     [health] = await store.sink_health()
     assert (health.paused, health.failures) == (False, 60)

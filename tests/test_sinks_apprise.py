@@ -104,15 +104,33 @@ async def test_a_failing_endpoint_is_a_retryable_error_without_the_secret(http):
     assert PASSWORD not in caught.value.message
 
 
-async def test_apprises_own_log_lines_are_masked(http, caplog):
-    async with Endpoint(lambda _: Reply(503, b"down")) as endpoint:
-        sink = apprise_sink(http, urls=[target(endpoint)])
-        logging.getLogger("apprise").warning("posting to %s", target(endpoint))
-        with caplog.at_level(logging.DEBUG, logger="apprise"), pytest.raises(SinkError):
-            await sink.send(make_delivery())
-    said = [r.getMessage() for r in caplog.records]
-    assert f"posting to json://vidhook:****@127.0.0.1:{endpoint.port}/notify" in said
-    assert len(said) > 1 and all(PASSWORD not in line for line in said)
+class Lines(logging.Handler):
+    """Keeps the text of every record it handles."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.said: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.said.append(record.getMessage())
+
+
+async def test_apprises_own_log_lines_are_masked(http):
+    logger, lines = logging.getLogger("apprise"), Lines()
+    level = logger.level
+    logger.addHandler(lines)
+    logger.setLevel(logging.DEBUG)
+    try:
+        async with Endpoint(lambda _: Reply(503, b"down")) as endpoint:
+            sink = apprise_sink(http, urls=[target(endpoint)])
+            logger.warning("posting to %s", target(endpoint))
+            with pytest.raises(SinkError):
+                await sink.send(make_delivery())
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(level)
+    assert f"posting to json://vidhook:****@127.0.0.1:{endpoint.port}/notify" in lines.said
+    assert len(lines.said) > 1 and all(PASSWORD not in line for line in lines.said)
 
 
 async def test_the_worker_records_a_retry_then_the_delivery(vidhook_factory):

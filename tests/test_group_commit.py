@@ -123,3 +123,20 @@ async def test_a_path_sqlite_cannot_open_fails_before_any_connection_thread(tmp_
 
     workers = [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
     assert workers == []
+
+
+async def test_writes_queued_while_the_batch_gathers_share_its_commit(writer):
+    """A write queued a few event-loop rounds after the first still joins its commit, as the
+    callbacks the loop is still reading do under load."""
+    group, path, commits = writer
+
+    async def after_rounds(name: str, rounds: int) -> str:
+        for _ in range(rounds):
+            await asyncio.sleep(0)
+        return await group.run(insert(name))
+
+    names = [f"late-{rounds}" for rounds in range(5)]
+    results = await asyncio.gather(*(after_rounds(name, n) for n, name in enumerate(names)))
+    assert results == names
+    assert len(commits) == 1
+    assert stored(path) == set(names)

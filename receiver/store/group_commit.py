@@ -47,10 +47,11 @@ async def on_connection_thread(
 class GroupCommitWriter:
     """Runs write operations on one connection and one thread, many per transaction.
 
-    Callers await `run(op)`; the writer takes every operation queued at that moment (up to
-    `max_batch`) and runs them on its thread in one `BEGIN IMMEDIATE ... COMMIT`, in one hop,
-    answering each caller only after the commit. If an operation fails, the batch is rolled
-    back and each operation is retried alone, so one bad write cannot fail its neighbours.
+    Callers await `run(op)`; the writer lets the event loop run while its rounds still queue
+    writes, then takes every operation queued (up to `max_batch`) and runs them on its thread
+    in one `BEGIN IMMEDIATE ... COMMIT`, in one hop, answering each caller only after the
+    commit. If an operation fails, the batch is rolled back and each operation is retried
+    alone, so one bad write cannot fail its neighbours.
 
     An operation run with `durable=False` (the delivery worker's leases and attempt records)
     may be lost if the machine itself fails before the next durable commit, which flushes it
@@ -109,6 +110,7 @@ class GroupCommitWriter:
     async def _loop(self) -> None:
         while True:
             batch = [await self._queue.get()]
+            await self._gather()
             while len(batch) < self._max_batch and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             try:
@@ -116,6 +118,19 @@ class GroupCommitWriter:
             finally:
                 for _ in batch:
                     self._queue.task_done()
+
+    async def _gather(self) -> None:
+        """Let the event loop run while each of its rounds still queues writes, so that the
+        callbacks it is reading join this batch instead of waiting for the next one: every
+        commit costs a WAL flush, and while it flushes a loop with nothing left to read idles.
+        Stops at the first round that queues nothing (one round's wait when writes come
+        alone) or when the batch is full."""
+        queued = self._queue.qsize()
+        while queued + 1 < self._max_batch:
+            await asyncio.sleep(0)
+            if self._queue.qsize() == queued:
+                return
+            queued = self._queue.qsize()
 
     async def _commit_batch(self, batch: list[_Queued]) -> None:
         mode = "FULL" if any(item.durable for item in batch) else "NORMAL"

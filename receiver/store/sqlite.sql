@@ -39,6 +39,7 @@ RETURNING id;
 INSERT INTO raw_requests (event_id, method, path, client, headers, body)
 SELECT :id, :method, :path, :client, :headers, :raw_body
 WHERE EXISTS (SELECT 1 FROM events WHERE id = :id);
+-- skip when empty: deliveries
 INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
 SELECT json_extract(d.value, '$.id'), :id, json_extract(d.value, '$.sink'),
        json_extract(d.value, '$.rule'), :state, 0, json_extract(d.value, '$.webhook_id'), :due, :now, :now

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
@@ -23,16 +24,28 @@ __all__ = ["SqliteConnector", "sqlite_path"]
 T = TypeVar("T")
 
 
-def _split(block: str) -> list[str]:
-    """The statements of a block: each ends at a line (not a comment) ending in `;`."""
-    statements, lines = [], []
+_SKIP = re.compile(r"-- skip when empty: (\w+)")
+
+
+def _split(block: str) -> list[tuple[str, str | None]]:
+    """The statements of a block: each ends at a line (not a comment) ending in `;`. A
+    statement after the line `-- skip when empty: NAME` is left out when the parameter NAME
+    is the empty JSON array (an event's deliveries when no rule routes it): a statement
+    that would change nothing still costs its execution on the writer's thread."""
+    statements: list[tuple[str, str | None]] = []
+    lines: list[str] = []
+    skip = None
     for line in block.splitlines():
+        directive = _SKIP.fullmatch(line.strip())
+        if directive:
+            skip = directive.group(1)
+            continue
         lines.append(line)
         if line.rstrip().endswith(";") and not line.lstrip().startswith("--"):
-            statements.append("\n".join(lines).rstrip().removesuffix(";"))
-            lines = []
+            statements.append(("\n".join(lines).rstrip().removesuffix(";"), skip))
+            lines, skip = [], None
     if "".join(lines).strip():
-        statements.append("\n".join(lines))
+        statements.append(("\n".join(lines), skip))
     return statements
 
 
@@ -146,7 +159,9 @@ class SqliteConnector:
             return None
         rows: list[Row] = []
         count = -1
-        for sql in _STATEMENTS.for_params(statement.name, statement.params):
+        for sql, skip in _STATEMENTS.for_params(statement.name, statement.params):
+            if skip is not None and statement.params[skip] == "[]":
+                continue
             cursor = conn.execute(sql, statement.params)
             if cursor.description is not None:
                 rows = cursor.fetchall()

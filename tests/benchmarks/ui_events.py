@@ -6,8 +6,8 @@ from the first) for every filter the page offers, through `Store.list_events`: t
 GET /admin/events and the events page. Printed per filter: p50/p95 in ms, and the same figure
 for the baseline in the same run: the listing as it was before migration 0014 (the optional
 filter terms left unsettled, the 0014 indexes dropped inside a transaction that is rolled
-back), and a primary-key lookup (`get_event`) as the floor. With `--page`, the whole events
-page is also fetched through the app (GET /ui/events over loopback, logged in).
+back), and a primary-key lookup (`get_event`) as the floor. Then the whole events page through
+the app (ui_page.py): GET /ui/events over loopback, logged in, its server time and round trip.
 
 Run from the repository root, PostgreSQL on 127.0.0.1:5432 (trust, user postgres):
 
@@ -28,8 +28,10 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import asyncpg
+from ui_page import time_pages
 from ui_seed import SOURCES, SPACING_MS, START_MS, seed_postgres, seed_sqlite
 
 from vidhook.receiver.event import rfc3339
@@ -74,8 +76,7 @@ ORDER BY id DESC LIMIT :limit""",
 
 
 def _at(day: float, count: int) -> str:
-    from datetime import UTC, datetime
-
+    """The time `day` days after the first seeded event (`count` is for reading only)."""
     del count
     return rfc3339(datetime.fromtimestamp((START_MS + day * 86_400_000) / 1000, UTC))
 
@@ -125,6 +126,23 @@ async def next_page(store: Store, where: EventFilter) -> EventFilter:
     first = await store.list_events(where, PAGE + 1)
     cursor = first[PAGE - 1].event.id if len(first) > PAGE else None
     return EventFilter(**{**_fields(where), "before_id": cursor})
+
+
+def page_queries(count: int) -> dict[str, str]:
+    """The events page's own query strings for the same filters."""
+    last = count * SPACING_MS / 86_400_000
+    return {
+        "none": "",
+        "source": f"source={SOURCES[3]}",
+        "type failed": "type=task.failed",
+        "status processing": "status=processing",
+        "task id": f"task_id=task-{count // 4:08d}-1",
+        "label user (1/10k)": "label=end_user_id%3Duser-1234",
+        "label team (18%)": "label=team%3Dads",
+        "day in the middle": f"since={_at(last / 2, count)}&until={_at(last / 2 + 1, count)}",
+        "until half way": f"until={_at(last / 2, count)}",
+        "source+status+7d": f"source={SOURCES[4]}&status=failed&since={_at(last - 7, count)}",
+    }
 
 
 def _fields(where: EventFilter) -> dict[str, object]:
@@ -238,6 +256,7 @@ async def measure(dialect: str, count: int, reps: int, reuse: bool) -> None:
     finally:
         await baseline.close() if hasattr(baseline, "conn") or hasattr(baseline, "pg") else None
         await store.close()
+    await time_pages(url, SOURCES, page_queries(count), reps)
 
 
 def main() -> None:

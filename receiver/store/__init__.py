@@ -2,6 +2,7 @@
 
 store.py, store_reads.py   the Store: every rule once, reads and writes
 store_sessions.py          its dashboard sessions
+store_health.py            sink health (the circuit breaker), with health_scripts.py
 scripts.py                 its multi-statement writes, as transaction scripts
 connector.py               the protocol a database implements for it
 sqlite_connector.py        SQLite: group commit (group_commit.py), start-up check (sqlite_check.py)

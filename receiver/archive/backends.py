@@ -122,5 +122,12 @@ def open_backend(config: ArchiveConfig) -> ArchiveBackend:
 
         return FileBackend(Path(parts.netloc + parts.path), config.public_base_url)
     if parts.scheme == "s3":
-        raise ConfigError(f"archive.store: {config.store}: this version keeps videos in files only")
+        try:
+            from vidhook.receiver.archive.s3_store import S3Backend
+        except ImportError:
+            raise ConfigError(
+                f"archive.store: {config.store} needs the S3 client, which is not installed:"
+                " pip install 'vidhook[s3]'"
+            ) from None
+        return S3Backend.from_config(config)
     raise ConfigError(f"archive.store: {config.store!r} is neither file:// nor s3://")

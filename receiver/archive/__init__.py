@@ -1,2 +1,1 @@
-"""Keeping the videos: the archive's stores (`backends`), its downloader (`fetch`) and the
-signing of its `/media` links."""
+"""Keeping the videos: the archive's stores (`backends`) and its downloader (`fetch`)."""

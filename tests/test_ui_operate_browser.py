@@ -1,7 +1,8 @@
 """The dashboard's operating pages in a real browser (Debian's Chromium through Playwright)
 against a running vidhook: a delivery goes dead on a real loopback sink answering 410, the
 operator retries it from the deliveries page and it is delivered; a pasted rule is tried on the
-rules page and its matched events are listed. Screenshots of each page at both widths."""
+rules page and its matched events are listed; usage is grouped. Screenshots of each page at
+both widths."""
 
 from __future__ import annotations
 
@@ -132,4 +133,9 @@ async def test_an_operator_retries_a_dead_delivery_and_tries_a_rule(vidhook_fact
         await page.get_by_label("Rule (TOML)").fill('[[rules]]\nname = "x"\nsinks = ["nowhere"]\n')
         await page.get_by_role("button", name="Try").click()
         await expect(page.get_by_role("alert")).to_contain_text('unknown sink "nowhere"')
+        await page.get_by_role("link", name="Usage").click()
+        await page.get_by_label("Group by").fill("source,status")
+        await page.get_by_role("button", name="Show").click()
+        await expect(page.locator("table.usage tbody tr")).to_have_count(2)
+        await screenshot(page, "usage")
         assert problems == [] or all("400" in p for p in problems), problems

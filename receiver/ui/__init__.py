@@ -36,6 +36,7 @@ from vidhook.receiver.ui.sinks import SinksController
 from vidhook.receiver.ui.static import static_file
 from vidhook.receiver.ui.tasks import TasksController
 from vidhook.receiver.ui.templating import page
+from vidhook.receiver.ui.usage import UsageController
 
 __all__ = ["PAGES", "ui_router"]
 
@@ -48,6 +49,7 @@ PAGES: list[Any] = [
     SinksController,
     TasksController,
     RulesController,
+    UsageController,
     static_file,
 ]
 

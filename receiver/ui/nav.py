@@ -21,4 +21,5 @@ NAV: list[NavEntry] = [
     NavEntry("Sinks", "/ui/sinks"),
     NavEntry("Tasks", "/ui/tasks"),
     NavEntry("Rules", "/ui/rules"),
+    NavEntry("Usage", "/ui/usage"),
 ]

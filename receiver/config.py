@@ -13,6 +13,7 @@ import msgspec
 from vidhook.receiver.archive_config import ArchiveConfig, S3Config
 from vidhook.receiver.config_hints import describe_error, source_error
 from vidhook.receiver.config_positions import with_position
+from vidhook.receiver.digest_config import DigestConfig
 from vidhook.receiver.durations import parse_duration as text_duration
 from vidhook.receiver.durations import source_durations
 from vidhook.receiver.errors import BadRequest, ConfigError
@@ -150,6 +151,7 @@ class Settings(_Config):
     rules_dir: str | None = None
     archive: ArchiveConfig | None = None  # no [archive]: videos are not kept
     pricing: PricingConfig = msgspec.field(default_factory=PricingConfig)
+    digests: list[DigestConfig] = []
 
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")

@@ -15,6 +15,7 @@ import structlog
 from vidhook.receiver.archive_setup import Archive, build_archive
 from vidhook.receiver.background import Supervisor
 from vidhook.receiver.config import Settings
+from vidhook.receiver.digest_loop import DigestLoop, plan_digests
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import Event, rfc3339_at
 from vidhook.receiver.intake import Intake
@@ -42,7 +43,8 @@ class Services:
     Its background loops are built here from the same parts, and run by `supervisor` between
     the store's open and close (the app's lifespan): the store's own loops first (its writer
     or listener, the supervisor's `base`), then the outbox worker, the group flusher and the
-    task loops that feed it, the archive worker (with `[archive]`), then retention; they stop
+    task loops that feed it, the archive worker (with `[archive]`), the digest loop, then
+    retention; they stop
     in reverse order, the store's last.
     """
 
@@ -58,6 +60,7 @@ class Services:
     intake: Intake = field(init=False)
     outbox: OutboxWorker = field(init=False)
     archive: Archive | None = field(init=False)
+    digests: DigestLoop = field(init=False)
     supervisor: Supervisor = field(init=False)
 
     def __post_init__(self) -> None:
@@ -76,7 +79,9 @@ class Services:
         retention = RetentionTask(self.store, self.settings.store.retention_days, self.clock)
         flusher = GroupFlusher(self.store, self.metrics, self.clock)
         archiving = [] if self.archive is None else [self.archive.worker]
-        loops = [self.outbox, flusher, *task_workers(self), *archiving, retention]
+        digests = plan_digests(self.settings.digests, self.settings.sinks)
+        self.digests = DigestLoop(self.store, digests, self.settings.pricing, self.clock)
+        loops = [self.outbox, flusher, *task_workers(self), *archiving, self.digests, retention]
         self.supervisor = Supervisor(loops, base=self.store.loops)
 
     def route(self, event: Event) -> list[tuple[str, str]]:

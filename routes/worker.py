@@ -234,6 +234,7 @@ class OutboxWorker(Loop):
     async def _delivery(self, due: DueDelivery, number: int) -> Delivery:
         """What the sink is handed: the delivery, with its group's events if it is a group's."""
         group = None if due.group_id is None else await self.store.group_batch(due.group_id)
+        digest = None if due.digest_id is None else await self.store.digest_of(due.digest_id)
         return Delivery(
             id=due.id,
             sink=due.sink,
@@ -243,6 +244,7 @@ class OutboxWorker(Loop):
             event=due.event,
             raw_body=due.raw_body,
             group=group,
+            digest=digest,
         )
 
     async def _finish(self, record: AttemptRecord) -> None:

@@ -238,7 +238,9 @@ def _subcommands(parser):
         if action.__class__.__name__ == "_SubParsersAction":
             for name, sub in action.choices.items():
                 yield from (
-                    _subcommands(sub) if name in ("rules", "config", "archive") else [(name, sub)]
+                    _subcommands(sub)
+                    if name in ("rules", "config", "archive", "digest")
+                    else [(name, sub)]
                 )
 
 

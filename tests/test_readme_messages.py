@@ -15,7 +15,9 @@ import msgspec
 sys.path.insert(0, str(Path(__file__).parent))
 from sink_servers import make_delivery, make_failed_event
 
+from vidhook.receiver.digest_report import DigestGroup, DigestReport, ErrorCount
 from vidhook.receiver.store.records import GroupBatch
+from vidhook.routes.digest_render import digest_email, digest_json, digest_slack
 from vidhook.routes.sinks.apprise import AppriseConfig, AppriseSink
 from vidhook.routes.sinks.base import SinkContext
 from vidhook.routes.sinks.email import EmailConfig, EmailSink
@@ -93,6 +95,41 @@ async def messages() -> dict[str, str]:
     }
 
 
+# The digest the README shows: one day, grouped by end user.
+DIGEST = DigestReport(
+    name="daily", since="2025-03-09T08:00:00.000Z", until="2025-03-10T08:00:00.000Z",
+    group_by=["labels.end_user_id"], unit="credits", currency="USD",
+    groups=[
+        DigestGroup(
+            group={"labels.end_user_id": "u-42"}, tasks=12, completed=10, failed=2,
+            failure_rate=0.1667, p50_seconds=84.0, p95_seconds=151.0, credits=0.0,
+            estimated=430.0, cost=4.3,
+            top_errors=[ErrorCount(message="Output video may contain sensitive content", count=2)],
+        ),
+        DigestGroup(
+            group={"labels.end_user_id": "u-7"}, tasks=3, completed=3, failed=0,
+            p50_seconds=62.0, p95_seconds=70.0, credits=24.0, estimated=24.0, cost=0.24,
+        ),
+    ],
+)  # fmt: skip
+
+
+def digest_messages() -> dict[str, str]:
+    """Each sink's digest message for `DIGEST`, as the README shows it."""
+    subject, text, _ = digest_email(DIGEST)
+    return {
+        "digest-slack": json.dumps(digest_slack(DIGEST), indent=2, ensure_ascii=False),
+        "digest-email": f"Subject: {subject}\n\n{text.rstrip()}",
+        "digest-json": json.dumps(json.loads(digest_json(DIGEST)), indent=2, ensure_ascii=False),
+    }
+
+
+def test_the_readme_shows_each_digest_as_the_sinks_render_it():
+    text = README.read_text()
+    for name, message in digest_messages().items():
+        assert f"\n{message}\n```" in text, f"README's {name} example is out of date"
+
+
 def test_the_readme_shows_each_message_as_the_sinks_render_it():
     text = README.read_text()
     for name, message in asyncio.run(messages()).items():
@@ -100,5 +137,5 @@ def test_the_readme_shows_each_message_as_the_sinks_render_it():
 
 
 if __name__ == "__main__":
-    for name, message in asyncio.run(messages()).items():
+    for name, message in {**asyncio.run(messages()), **digest_messages()}.items():
         print(f"--- {name}\n{message}\n")

@@ -9,6 +9,7 @@ from tests.conftest import start_vidhook
 from tests.stored_events import CONFIG
 from vidhook.receiver.background import Loop, Supervisor
 from vidhook.receiver.config import parse_settings
+from vidhook.receiver.digest_loop import DigestLoop
 from vidhook.receiver.retention import RetentionTask
 from vidhook.receiver.store import open_store
 from vidhook.receiver.store.group_commit import GroupCommitWriter
@@ -93,7 +94,8 @@ async def test_the_app_supervises_every_loop_between_store_open_and_close(vidhoo
     vidhook = await vidhook_factory(CONFIG)
     supervisor = vidhook.services.supervisor
     kinds = [type(loop) for loop in supervisor.loops]
-    assert kinds == [OutboxWorker, GroupFlusher, Poller, ConfirmWorker, RetentionTask]
+    kinds_expected = [OutboxWorker, GroupFlusher, Poller, ConfirmWorker, DigestLoop, RetentionTask]
+    assert kinds == kinds_expected
     assert supervisor.started and vidhook.services.outbox.running
     assert all(loop.running for loop in supervisor.loops if not isinstance(loop, RetentionTask))
     answer = await vidhook.client.get("/readyz")

@@ -83,6 +83,26 @@ def register(commands: Any) -> None:
     _register_replay(commands)
     _register_rules(commands)
     _register_usage(commands)
+    _register_digest(commands)
+
+
+def _register_digest(commands: Any) -> None:
+    digest = commands.add_parser("digest", help="work with [[digests]]")
+    actions = digest.add_subparsers(
+        dest="digest_command", required=True, metavar="ACTION", parser_class=CommandParser
+    )
+    run = command(
+        actions, "run", "digest_command:run_digest",
+        "compute a digest now and print what it sends (with --dry-run, send nothing)",
+        ["vidhook digest run daily --dry-run", "vidhook digest run daily"],
+    )  # fmt: skip
+    add_common(run)
+    run.add_argument("name", metavar="NAME", help="the digest's name")
+    run.add_argument("--dry-run", action="store_true", help="print only; record and send nothing")
+    run.add_argument(
+        "--since", default="1d",
+        help="start of the period when the digest never ran: RFC 3339 or an age (default 1d)",
+    )  # fmt: skip
 
 
 def _register_usage(commands: Any) -> None:

@@ -84,9 +84,10 @@ WITH claimed AS (
         FOR UPDATE SKIP LOCKED
     ) due
     WHERE d.id = due.id
-    RETURNING d.id, d.event_id, d.sink, d.webhook_id, d.attempts, d.replay, d.next_at, d.group_id
+    RETURNING d.id, d.event_id, d.sink, d.webhook_id, d.attempts, d.replay, d.next_at, d.group_id,
+        d.digest_id
 )
-SELECT c.id, c.event_id, c.sink, c.webhook_id, c.attempts, c.replay, c.next_at, c.group_id,
+SELECT c.id, c.event_id, c.sink, c.webhook_id, c.attempts, c.replay, c.next_at, c.group_id, c.digest_id,
        e.body AS event, r.body AS raw_body
 FROM claimed c JOIN events e ON e.id = c.event_id
 LEFT JOIN raw_requests r ON r.event_id = c.event_id

@@ -115,6 +115,7 @@ class DueDelivery(msgspec.Struct, kw_only=True):
     event: Event
     raw_body: bytes | None
     group_id: str | None = None
+    digest_id: str | None = None
 
 
 class GroupBatch(msgspec.Struct, kw_only=True):

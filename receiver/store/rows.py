@@ -87,6 +87,7 @@ def due_delivery(row: Row) -> DueDelivery:
         event=decode_event(row["event"]),
         raw_body=None if row["raw_body"] is None else bytes(row["raw_body"]),
         group_id=row.get("group_id"),
+        digest_id=row.get("digest_id"),
     )
 
 

@@ -9,7 +9,7 @@ __all__ = ["dialect_queries", "load_queries", "migrations"]
 
 _INCLUDE = re.compile(r"/\*\s*include\s+([a-z_][a-z0-9_]*)\s*\*/")
 # The files of one dialect's statements: `{dialect}{part}.sql`.
-_PARTS = ("", "_tasks", "_archive", "_sessions", "_groups", "_sinks", "_usage")
+_PARTS = ("", "_tasks", "_archive", "_sessions", "_groups", "_sinks", "_usage", "_digests")
 _NAME = re.compile(r"^--\s*name:\s*([a-z_][a-z0-9_]*)\s*$", re.MULTILINE)
 
 

@@ -82,7 +82,7 @@ WHERE id IN (
           SELECT 1 FROM sink_health h WHERE h.sink = :sink AND h.paused_at IS NOT NULL))
     ORDER BY next_at LIMIT :limit
 )
-RETURNING id, event_id, sink, webhook_id, attempts, replay, next_at, group_id,
+RETURNING id, event_id, sink, webhook_id, attempts, replay, next_at, group_id, digest_id,
     (SELECT e.body FROM events e WHERE e.id = deliveries.event_id) AS event,
     (SELECT r.body FROM raw_requests r WHERE r.event_id = deliveries.event_id) AS raw_body
 

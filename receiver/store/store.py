@@ -25,6 +25,7 @@ from vidhook.receiver.store.records import (
     Routes,
     TaskRecord,
 )
+from vidhook.receiver.store.store_digests import StoreDigests
 from vidhook.receiver.store.store_groups import StoreGroups
 from vidhook.receiver.store.store_health import StoreHealth
 from vidhook.receiver.store.store_sessions import StoreSessions
@@ -39,7 +40,7 @@ def _text(moment: float) -> str:
     return rfc3339_at(moment)
 
 
-class Store(ArchiveStore, StoreGroups, StoreHealth, StoreSessions):
+class Store(ArchiveStore, StoreGroups, StoreHealth, StoreSessions, StoreDigests):
     """Where vidhook keeps events, raw requests, tasks, the outbox and attempts.
 
     `ingest` commits the event, its raw request and its deliveries (and, given an archive plan,

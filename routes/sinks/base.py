@@ -10,6 +10,7 @@ import httpx
 import msgspec
 
 from vidhook.receiver.config import parse_duration
+from vidhook.receiver.digest_report import DigestReport
 from vidhook.receiver.event import Event
 from vidhook.receiver.store.records import GroupBatch
 
@@ -82,6 +83,8 @@ class Delivery(msgspec.Struct, kw_only=True):
     event: Event
     raw_body: bytes | None = None
     group: GroupBatch | None = None
+    # A digest's delivery carries the digest (`event` is only the period's newest event).
+    digest: DigestReport | None = None
 
 
 class SendResult(msgspec.Struct):

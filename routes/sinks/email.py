@@ -21,6 +21,7 @@ import aiosmtplib
 
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.store.records import GroupBatch
+from vidhook.routes.digest_render import digest_email
 from vidhook.routes.group_templates import GroupTemplate, compile_group_template
 from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
 from vidhook.routes.templates import (
@@ -98,7 +99,9 @@ class EmailSink:
         """The message for one delivery; raises a final SinkError if a template cannot render."""
         event = delivery.event
         try:
-            if delivery.group is None:
+            if delivery.digest is not None:
+                parts = list(digest_email(delivery.digest))
+            elif delivery.group is None:
                 parts = [t.render(event) for t in (self._subject, self._text, self._html)]
             else:
                 parts = self._group_parts(delivery.group)

@@ -13,6 +13,7 @@ from pathlib import Path
 import msgspec
 
 from vidhook.receiver.private_files import open_private_append
+from vidhook.routes.digest_render import digest_json
 from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
 
 __all__ = ["FileConfig", "FileSink"]
@@ -41,7 +42,10 @@ class FileSink:
 
     async def send(self, delivery: Delivery) -> SendResult:
         """Append the event; an I/O error (full disk, no permission) is retried."""
-        line = msgspec.json.encode(delivery.event) + b"\n"
+        if delivery.digest is not None:
+            line = digest_json(delivery.digest) + b"\n"
+        else:
+            line = msgspec.json.encode(delivery.event) + b"\n"
         async with self._lock:
             try:
                 await asyncio.to_thread(self._append, line)

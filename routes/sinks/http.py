@@ -34,6 +34,7 @@ import msgspec
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.retry_after import parse_retry_after
 from vidhook.receiver.secret_strength import MIN_SECRET_BYTES
+from vidhook.routes.digest_render import digest_json
 from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
 from vidhook.routes.templates import MessageTemplate, RenderError, compile_template
 
@@ -200,6 +201,8 @@ class HttpSink:
         return outcome(answer, "endpoint")
 
     def _body(self, delivery: Delivery) -> tuple[bytes, str]:
+        if delivery.digest is not None:
+            return digest_json(delivery.digest), "application/json"
         if self._template is not None:
             try:
                 return self._template.render(delivery.event).encode(), "application/json"

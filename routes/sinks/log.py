@@ -20,7 +20,11 @@ class LogConfig(SinkConfig, kw_only=True, forbid_unknown_fields=True):
 
 
 def log_fields(delivery: Delivery) -> dict[str, Any]:
-    """The event's fields for a log line, empty ones left out and `id` named `event_id`."""
+    """The event's fields for a log line, empty ones left out and `id` named `event_id`; a
+    digest's delivery logs the digest instead."""
+    if delivery.digest is not None:
+        digest: dict[str, Any] = msgspec.to_builtins(delivery.digest)
+        return {"event_type": "digest", **digest, "webhook_id": delivery.webhook_id}
     fields: dict[str, Any] = msgspec.to_builtins(delivery.event)
     fields["event_id"] = fields.pop("id")
     fields["event_type"] = fields.pop("type")

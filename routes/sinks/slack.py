@@ -19,6 +19,7 @@ import msgspec
 
 from vidhook.receiver.event import Event
 from vidhook.receiver.store.records import GroupBatch
+from vidhook.routes.digest_render import digest_slack
 from vidhook.routes.escaping import slack_escape, slack_link
 from vidhook.routes.group_templates import GroupView, compile_group_template
 from vidhook.routes.sinks.base import Delivery, SendResult, SinkConfig, SinkContext, SinkError
@@ -151,6 +152,8 @@ class SlackSink:
         """Post the message; raise SinkError on failure."""
         group = delivery.group
         message = self.payload(delivery.event) if group is None else self.group_payload(group)
+        if delivery.digest is not None:
+            message = self._with_extras(digest_slack(delivery.digest))
         body = msgspec.json.encode(message)
         headers = {"content-type": "application/json", "user-agent": USER_AGENT}
         answer = await post(self._http, self.config.webhook_url, body, headers, self.config.timeout)

@@ -23,6 +23,7 @@ from vidhook.receiver.digest_report import DigestReport
 from vidhook.receiver.digests import Matcher, compute_digest
 from vidhook.receiver.errors import ConfigError
 from vidhook.receiver.event import rfc3339_at
+from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.pricing import PricingConfig
 from vidhook.receiver.store import Store
 from vidhook.routes.filter import compile_filter
@@ -97,8 +98,10 @@ class DigestLoop(Loop):
         digests: Sequence[PlannedDigest],
         pricing: PricingConfig,
         clock: Callable[[], float],
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(idle_wait=10.0)
+        self.metrics = metrics
         self.store = store
         self.digests = list(digests)
         self.pricing = pricing
@@ -140,6 +143,8 @@ class DigestLoop(Loop):
         )  # fmt: skip
         if digest_id is not None:
             self.sent.append(digest_id)
+            if self.metrics is not None:
+                self.metrics.digests.labels(digest=name).inc()
             log.info("digest recorded", digest=name, groups=len(report.groups), sent=bool(anchor))
 
 

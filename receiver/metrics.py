@@ -96,6 +96,12 @@ class Metrics:
             ["sink"],
             registry=r,
         )
+        self.digests = Counter(
+            "vidhook_digests",
+            "Digests recorded and queued to their sinks, by digest",
+            ["digest"],
+            registry=r,
+        )
         self.archive = Counter(
             "vidhook_archive",
             "Archive tries by outcome: archived, retry, dead, removed",

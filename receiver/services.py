@@ -80,7 +80,8 @@ class Services:
         flusher = GroupFlusher(self.store, self.metrics, self.clock)
         archiving = [] if self.archive is None else [self.archive.worker]
         digests = plan_digests(self.settings.digests, self.settings.sinks)
-        self.digests = DigestLoop(self.store, digests, self.settings.pricing, self.clock)
+        pricing = self.settings.pricing
+        self.digests = DigestLoop(self.store, digests, pricing, self.clock, self.metrics)
         loops = [self.outbox, flusher, *task_workers(self), *archiving, self.digests, retention]
         self.supervisor = Supervisor(loops, base=self.store.loops)
 

@@ -13,6 +13,7 @@ from vidhook.receiver.digest_config import DigestConfig
 from vidhook.receiver.digest_loop import DigestLoop, PlannedDigest
 from vidhook.receiver.digests import compute_digest
 from vidhook.receiver.event import Credits, ErrorInfo, rfc3339
+from vidhook.receiver.metrics import Metrics
 from vidhook.receiver.pricing import PricingConfig
 from vidhook.routes.filter import compile_filter
 
@@ -88,7 +89,8 @@ async def test_a_digest_over_a_seeded_store_has_the_hand_worked_figures(store):
 async def test_the_schedule_fires_once_a_period_and_a_restart_does_not_resend(store, open_another):
     now = [moment(9, 12)]
     planned = [PlannedDigest(DAILY, compile_filter(DAILY.when or {}).matches)]
-    loop = DigestLoop(store, planned, PRICING, lambda: now[0])
+    metrics = Metrics()
+    loop = DigestLoop(store, planned, PRICING, lambda: now[0], metrics)
     await loop.run_once()  # first round ever: counts from now, sends nothing
     assert loop.sent == [] and await store.digest_last_run("daily") == now[0]
     await seed(store)
@@ -99,6 +101,7 @@ async def test_the_schedule_fires_once_a_period_and_a_restart_does_not_resend(st
     await loop.run_once()
     await loop.run_once()
     assert len(loop.sent) == 1
+    assert metrics.digests.labels(digest="daily")._value.get() == 1
     report = await store.digest_of(loop.sent[0])
     assert (report.since, report.until) == (at(9, 12), at(10, 8))
     assert {g.group["labels.end_user_id"] for g in report.groups} == {"alice", "bob"}

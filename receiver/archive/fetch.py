@@ -134,21 +134,18 @@ class Download:
 
 
 class Fetcher:
-    """One aiohttp session whose connections go only to checked addresses; use as an async
-    context manager, or call `close()`."""
+    """The downloader: each `get` opens an aiohttp session whose connections go only to checked
+    addresses and closes it when its block ends, so a Fetcher holds nothing open."""
 
     def __init__(self, policy: FetchPolicy) -> None:
         self.policy = policy
         self._resolver = CheckingResolver(policy)
-        self._session: aiohttp.ClientSession | None = None
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None:
-            connector = aiohttp.TCPConnector(resolver=self._resolver, use_dns_cache=False)
-            self._session = aiohttp.ClientSession(
-                connector=connector, trust_env=False, auto_decompress=False
-            )
-        return self._session
+    def _session(self) -> aiohttp.ClientSession:
+        """A session for one download: a pool per download costs nothing next to a video, and
+        nothing stays open between downloads, so an unclosed Fetcher leaks no connection."""
+        connector = aiohttp.TCPConnector(resolver=self._resolver, use_dns_cache=False)
+        return aiohttp.ClientSession(connector=connector, trust_env=False, auto_decompress=False)
 
     @asynccontextmanager
     async def get(self, url: str) -> AsyncIterator[Download]:
@@ -160,17 +157,18 @@ class Fetcher:
             current = URL(url)
         except ValueError:
             raise ArchiveFinal(f"{url!r} is not a URL", code="bad_url") from None
-        for _ in range(MAX_REDIRECTS + 1):
-            self._check_target(current)
-            response = await self._request(current, deadline - loop.time())
-            try:
-                location = _redirect_target(response, current)
-                if location is None:
-                    yield self._accept(response, current)
-                    return
-            finally:
-                response.close()  # never drain a body not wanted: close its connection
-            current = location
+        async with self._session() as session:
+            for _ in range(MAX_REDIRECTS + 1):
+                self._check_target(current)
+                response = await self._request(session, current, deadline - loop.time())
+                try:
+                    location = _redirect_target(response, current)
+                    if location is None:
+                        yield self._accept(response, current)
+                        return
+                finally:
+                    response.close()  # never drain a body not wanted: close its connection
+                current = location
         raise ArchiveFinal(
             f"{_shown(url)}: more than {MAX_REDIRECTS} redirects; refused",
             code="too_many_redirects",
@@ -194,7 +192,9 @@ class Fetcher:
                 f"refused to download {_shown(url)}: {reason}", code="address_refused"
             )
 
-    async def _request(self, url: URL, remaining: float) -> aiohttp.ClientResponse:
+    async def _request(
+        self, session: aiohttp.ClientSession, url: URL, remaining: float
+    ) -> aiohttp.ClientResponse:
         """One GET without following redirects, with what is left of the total timeout."""
         if remaining <= 0:
             raise ArchiveRetryable(f"{_shown(url)}: timed out following redirects", code="timeout")
@@ -204,7 +204,7 @@ class Fetcher:
             sock_read=self.policy.read_timeout,
         )
         with _mapped_errors(_shown(url)):
-            return await self._client().get(
+            return await session.get(
                 url, allow_redirects=False, timeout=timeout, headers={"Accept": "video/*, */*"}
             )
 
@@ -225,10 +225,8 @@ class Fetcher:
         return Download(str(url), content_type, length, response, self.policy.max_bytes)
 
     async def close(self) -> None:
-        """Close the session and its connections."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        """Nothing left to close: each download closes its own connections. Kept so a Fetcher
+        can be used as an async context manager and closed like other clients."""
 
     async def __aenter__(self) -> Self:
         return self

@@ -194,7 +194,7 @@ def entry_point(name: str, value: str) -> EntryPoint:
 
 
 def test_builtin_types():
-    assert sorted(SINK_TYPES) == ["email", "file", "http", "log", "slack"]
+    assert sorted(SINK_TYPES) == ["apprise", "email", "file", "http", "log", "slack"]
 
 
 async def test_entry_points_add_sink_types(context):
@@ -243,8 +243,8 @@ async def test_build_sinks_builds_every_builtin_type(context, tmp_path):
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
-        ({"type": "pager"}, "sinks.s.type: unknown sink type 'pager'; known types: email, file, "
-                            "http, log, slack"),
+        ({"type": "pager"}, "sinks.s.type: unknown sink type 'pager'; known types: apprise, "
+                            "email, file, http, log, slack"),
         ({}, "sinks.s.type: unknown sink type None"),
         ({"type": "slack"}, "sinks.s.webhook_url: Object missing required field `webhook_url`"),
         ({"type": "slack", "webhook_url": "https://x.example/", "webhok": 1},

@@ -13,8 +13,6 @@ from ui_session import csrf_of, log_in
 from tests.stored_events import ADMIN, CONFIG, RAW, READER, make_event
 from vidhook.receiver.store.records import AttemptRecord
 
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
 
 async def dead_delivery(vidhook, number: int = 1) -> str:
     """An event routed to the `out` sink whose delivery gave up after one attempt."""

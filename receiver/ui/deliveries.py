@@ -85,7 +85,10 @@ class DeliveriesController(Controller):
             dead = await store.list_deliveries("dead", sink or None, None, PAGE_SIZE)
         rows = await store.list_deliveries(chosen, sink or None, cursor or None, PAGE_SIZE + 1)
         more = len(rows) > PAGE_SIZE
-        rows = [row for row in rows[:PAGE_SIZE] if chosen is not None or row.state != "dead"]
+        rows = rows[:PAGE_SIZE]
+        # the cursor is the last row read, shown or not: a page of dead ones still pages on
+        next_cursor = rows[-1].id if more else None
+        rows = [row for row in rows if chosen is not None or row.state != "dead"]
         query = {"sink": sink, "state": state}
         return page(
             "deliveries.html",
@@ -100,7 +103,7 @@ class DeliveriesController(Controller):
             state=state,
             cursor=cursor,
             query=urlencode({k: v for k, v in query.items() if v}),
-            next_cursor=rows[-1].id if more and rows else None,
+            next_cursor=next_cursor,
             done=done,
             now=services.clock(),
         )

@@ -19,34 +19,19 @@ import msgspec
 
 from vidhook.receiver.digest_config import DigestConfig
 from vidhook.receiver.digest_report import DigestGroup, DigestReport, ErrorCount
-from vidhook.receiver.event import Event
+from vidhook.receiver.event import Event, field_text
 from vidhook.receiver.pricing import PricingConfig, price_of
 from vidhook.receiver.store.records import EventFilter
 from vidhook.receiver.store.store_reads import StoreReads
 from vidhook.receiver.store.usage_columns import generation_seconds
 
-__all__ = ["Matcher", "compute_digest", "field_text", "percentile"]
+__all__ = ["Matcher", "compute_digest", "percentile"]
 
 # Whether an event (its builtins form) belongs in the digest: the compiled `when` filter.
 Matcher = Callable[[Mapping[str, Any]], bool]
 
 _PAGE = 1000
 _FAILED = ("failed", "cancelled", "expired")
-
-
-def field_text(doc: Mapping[str, Any], path: str) -> str:
-    """The event's value at a dotted path as text ("" when absent); `labels.KEY` may hold dots."""
-    if path.startswith("labels."):
-        found: Any = doc.get("labels", {}).get(path.removeprefix("labels."))
-    else:
-        found = doc
-        for part in path.split("."):
-            found = found.get(part) if isinstance(found, dict) else None
-    if found is None:
-        return ""
-    if isinstance(found, bool):
-        return "true" if found else "false"
-    return found if isinstance(found, str) else str(found)
 
 
 def percentile(values: list[float], share: float) -> float | None:

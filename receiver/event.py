@@ -6,8 +6,9 @@ import math
 import os
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
@@ -21,6 +22,7 @@ __all__ = [
     "Status",
     "TaskReport",
     "event_type",
+    "field_text",
     "is_terminal",
     "new_id",
     "rfc3339",
@@ -127,6 +129,22 @@ def event_type(status: Status) -> EventType:
     if status in ("failed", "cancelled", "expired"):
         return "task.failed"
     return "task.progress"
+
+
+def field_text(doc: Mapping[str, Any], path: str) -> str:
+    """An event's value (in its builtins form) at a dotted path, as text: "" when absent,
+    `true`/`false` for booleans. `labels.KEY` takes the rest as the key, which may hold dots."""
+    if path.startswith("labels."):
+        found: Any = doc.get("labels", {}).get(path.removeprefix("labels."))
+    else:
+        found = doc
+        for part in path.split("."):
+            found = found.get(part) if isinstance(found, dict) else None
+    if found is None:
+        return ""
+    if isinstance(found, bool):
+        return "true" if found else "false"
+    return found if isinstance(found, str) else str(found)
 
 
 def is_terminal(status: str) -> bool:

@@ -28,7 +28,7 @@ import msgspec
 from vidhook.receiver.config import RuleConfig
 from vidhook.receiver.durations import parse_duration
 from vidhook.receiver.errors import ConfigError
-from vidhook.receiver.event import Credits, ErrorInfo, Event
+from vidhook.receiver.event import Credits, ErrorInfo, Event, field_text
 from vidhook.receiver.suggestions import did_you_mean
 
 __all__ = [
@@ -65,21 +65,6 @@ def _scalar_paths(struct: type[msgspec.Struct], prefix: str = "") -> list[str]:
 GROUP_PATHS: tuple[str, ...] = tuple(_scalar_paths(Event))
 
 
-def _value(doc: Mapping[str, Any], path: str) -> str:
-    """The event's value at `path` as text; absent is empty. A label key may hold dots."""
-    if path.startswith("labels."):
-        found: Any = doc.get("labels", {}).get(path.removeprefix("labels."))
-    else:
-        found = doc
-        for part in path.split("."):
-            found = found.get(part) if isinstance(found, dict) else None
-    if found is None:
-        return ""
-    if isinstance(found, bool):
-        return "true" if found else "false"
-    return found if isinstance(found, str) else str(found)
-
-
 @dataclass(frozen=True, slots=True)
 class Grouping:
     """How a rule groups: the paths of the group key and the two waits, in seconds."""
@@ -90,7 +75,7 @@ class Grouping:
 
     def key(self, doc: Mapping[str, Any]) -> str:
         """The group key of an event (its builtins form): JSON of (path, value) pairs."""
-        return _encode([(path, _value(doc, path)) for path in self.by]).decode()
+        return _encode([(path, field_text(doc, path)) for path in self.by]).decode()
 
     def describe(self) -> str:
         """The grouping on one line, for `vidhook check`."""

@@ -61,8 +61,6 @@ def handler_dependencies(services: Services, *, replayer: Replayer) -> dict[str,
         "supervisor": services.supervisor,
         "outbox": services.outbox,
         "archive": services.archive,
-        # For handlers written before the parts: a handler asks for the parts it needs.
-        "services": services,
     }
     return {name: Provide(_constant(value), sync_to_thread=False) for name, value in parts.items()}
 

@@ -8,8 +8,10 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from vidhook.receiver.config import Settings
+from vidhook.receiver.handler_parts import Clock
 from vidhook.receiver.http_errors import errors
-from vidhook.receiver.services import Services
+from vidhook.receiver.store import Store
 from vidhook.receiver.usage import UsageReport, parse_group_by, usage_range, usage_report
 
 __all__ = ["UsageController"]
@@ -41,7 +43,9 @@ class UsageController(Controller):
     @get("/", opt={"scope": "read"}, summary="Usage per group", responses=errors())
     async def usage(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        settings: NamedDependency[Settings],
+        clock: NamedDependency[Clock],
         since: Moment = None,
         until: Moment = None,
         group_by: GroupBy = None,
@@ -49,10 +53,10 @@ class UsageController(Controller):
         """Per group of events received in [since, until): tasks first reported, completed,
         failed, credits the providers reported, and the estimated cost from `[pricing]`.
         Scope: read."""
-        start, end = usage_range(since, until, services.clock())
+        start, end = usage_range(since, until, clock())
         return await usage_report(
-            services.store,
-            services.settings.pricing,
+            store,
+            settings.pricing,
             since=start,
             until=end,
             group_by=parse_group_by(group_by),

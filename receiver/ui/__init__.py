@@ -5,8 +5,9 @@ that return `page("name.html", viewer=viewer, title=..., ...)`; templates extend
 
 Adding a page:
 1. A controller in its own module here; each handler takes `viewer: NamedDependency[Viewer]` (the
-   dependency
-   that refuses anyone not logged in) and `services: NamedDependency[Services]`.
+   dependency that refuses anyone not logged in) and the parts of the instance it reads, each
+   by name and type (`store: NamedDependency[Store]`, `clock: NamedDependency[Clock]`; the
+   names are in `vidhook.receiver.handler_parts`), never the whole `Services`.
 2. A template `templates/NAME.html` that `{% extends "base.html" %}` and fills `content`;
    the filters `when`, `badge`, `link` and `pretty_body` are in `templating.py`.
 3. Its controller in `PAGES` below and its entry in `nav.NAV`.

@@ -18,9 +18,9 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from vidhook.receiver.errors import BadRequest, Forbidden
+from vidhook.receiver.handler_parts import Clock, Sinks
 from vidhook.receiver.id_prefix import resolve_delivery_id
 from vidhook.receiver.retry import retry_dead, retry_delivery
-from vidhook.receiver.services import Services
 from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import AttemptRecord, DeliveryRow, DeliveryState
 from vidhook.receiver.ui.sessions import Viewer, check_csrf
@@ -69,7 +69,9 @@ class DeliveriesController(Controller):
     @get("/deliveries")
     async def deliveries(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        sinks_by_name: NamedDependency[Sinks],
+        clock: NamedDependency[Clock],
         viewer: NamedDependency[Viewer],
         sink: Name = "",
         # `state` is a name Litestar keeps for itself: the parameter is renamed on the way in.
@@ -79,7 +81,7 @@ class DeliveriesController(Controller):
     ) -> Response[str]:
         """Dead deliveries first (unless a state is chosen), then the rest, newest first."""
         state = delivery_state
-        store, chosen = services.store, _state(state)
+        chosen = _state(state)
         dead: list[DeliveryRow] = []
         if chosen is None and not cursor:
             dead = await store.list_deliveries("dead", sink or None, None, PAGE_SIZE)
@@ -97,7 +99,7 @@ class DeliveriesController(Controller):
             dead=dead,
             rows=rows,
             attempts=await _attempts(store, dead + rows),
-            sinks=sorted(services.sinks),
+            sinks=sorted(sinks_by_name),
             states=STATES,
             sink=sink,
             state=state,
@@ -105,7 +107,7 @@ class DeliveriesController(Controller):
             query=urlencode({k: v for k, v in query.items() if v}),
             next_cursor=next_cursor,
             done=done,
-            now=services.clock(),
+            now=clock(),
         )
 
     @post("/deliveries/{delivery_id:str}/retry")
@@ -113,13 +115,15 @@ class DeliveriesController(Controller):
         self,
         delivery_id: FromPath[str],
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        sinks_by_name: NamedDependency[Sinks],
+        clock: NamedDependency[Clock],
         viewer: NamedDependency[Viewer],
     ) -> Redirect:
         """Make one dead (or waiting) delivery due now, keeping its webhook id."""
         await require_admin(request, viewer, "retry")
-        delivery_id = await resolve_delivery_id(services.store, delivery_id[:64])
-        row = await retry_delivery(services.store, services.sinks, services.clock, delivery_id)
+        delivery_id = await resolve_delivery_id(store, delivery_id[:64])
+        row = await retry_delivery(store, sinks_by_name, clock, delivery_id)
         log.info("dashboard retry", token=viewer.name, delivery_id=row.id, sink=row.sink)
         done = f"Delivery {row.id} to {row.sink} is due again."
         return Redirect(f"/ui/deliveries?{urlencode({'done': done})}", status_code=303)
@@ -129,12 +133,14 @@ class DeliveriesController(Controller):
         self,
         sink: FromPath[str],
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        sinks_by_name: NamedDependency[Sinks],
+        clock: NamedDependency[Clock],
         viewer: NamedDependency[Viewer],
     ) -> Redirect:
         """Put every dead delivery of one sink back in the outbox, due now."""
         await require_admin(request, viewer, "retry of a sink's dead deliveries")
-        counts = await retry_dead(services.store, services.sinks, services.clock, sink[:200])
+        counts = await retry_dead(store, sinks_by_name, clock, sink[:200])
         log.info("dashboard retry dead", token=viewer.name, sink=sink, retried=counts[sink])
         done = f"{counts[sink]} dead deliveries to {sink} are due again."
         target = "/ui/sinks" if (await request.form()).get("back") == "sinks" else "/ui/deliveries"

@@ -18,12 +18,15 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
-from vidhook.receiver.admin.events import event_detail, replayer
+from vidhook.receiver.admin.events import event_detail
 from vidhook.receiver.admin.schemas import AttemptView, EventDetail
+from vidhook.receiver.archive_setup import Archive
 from vidhook.receiver.errors import Forbidden
 from vidhook.receiver.event import Event
+from vidhook.receiver.handler_parts import Clock, Sinks
 from vidhook.receiver.id_prefix import resolve_event_id
-from vidhook.receiver.services import Services
+from vidhook.receiver.replay import Replayer
+from vidhook.receiver.store import Store
 from vidhook.receiver.ui.sessions import Viewer, check_csrf
 from vidhook.receiver.ui.templating import page
 from vidhook.routes.escaping import is_web_url
@@ -73,13 +76,13 @@ def videos_of(event: Event, now: float) -> list[Video]:
     return found
 
 
-async def signed_afresh(services: Services, event: Event) -> Event:
+async def signed_afresh(archive: Archive | None, store: Store, event: Event) -> Event:
     """The event with its archived links signed now (not stored): a stored signed link may
     have expired, the player's works for a full `link_expiry`."""
-    if services.archive is None or not any(event.archived_urls):
+    if archive is None or not any(event.archived_urls):
         return event
-    linker = await services.archive.links.linker()
-    fresh = linker(event, await services.store.archive_jobs_of(event.id))
+    linker = await archive.links.linker()
+    fresh = linker(event, await store.archive_jobs_of(event.id))
     return msgspec.structs.replace(event, archived_urls=fresh)
 
 
@@ -100,14 +103,17 @@ class EventPageController(Controller):
     async def show(
         self,
         event_id: FromPath[str],
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        clock: NamedDependency[Clock],
+        sinks_by_name: NamedDependency[Sinks],
+        archive: NamedDependency[Archive | None],
         viewer: NamedDependency[Viewer],
         replayed: Annotated[str, QueryParameter(max_length=2000)] = "",
     ) -> Response[str]:
         """The event page; `replayed` names the deliveries a replay just made."""
-        detail = await event_detail(services.store, event_id[:200])
-        now = services.clock()
-        event = await signed_afresh(services, detail.event)
+        detail = await event_detail(store, event_id[:200])
+        now = clock()
+        event = await signed_afresh(archive, store, detail.event)
         return page(
             "event.html",
             viewer=viewer,
@@ -118,7 +124,7 @@ class EventPageController(Controller):
             videos=videos_of(event, now),
             attempts=_timeline(detail),
             replayed=set(replayed.split(",")) if replayed else set(),
-            sinks=sorted(services.sinks),
+            sinks=sorted(sinks_by_name),
         )
 
     @post("/{event_id:str}/replay")
@@ -126,7 +132,8 @@ class EventPageController(Controller):
         self,
         event_id: FromPath[str],
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        replayer: NamedDependency[Replayer],
         viewer: NamedDependency[Viewer],
     ) -> Redirect:
         """Replay the event through the current rules, or to the ticked sinks; then show the
@@ -137,8 +144,8 @@ class EventPageController(Controller):
             log.warning("dashboard replay refused", token=viewer.name, event_id=event_id[:64])
             raise Forbidden(f"API token {viewer.name!r} lacks the 'admin' scope")
         chosen = [name for name in form.getall("sink") if isinstance(name, str)]
-        event_id = await resolve_event_id(services.store, event_id[:200])
-        made = await replayer(services).replay_event(event_id, chosen or None)
+        event_id = await resolve_event_id(store, event_id[:200])
+        made = await replayer.replay_event(event_id, chosen or None)
         log.info(
             "dashboard replay", token=viewer.name, event_id=event_id,
             sinks=[d.sink for d in made], deliveries=[d.id for d in made],

@@ -19,8 +19,9 @@ from litestar.response import Redirect
 
 from vidhook.receiver.errors import BadRequest
 from vidhook.receiver.event_filter import build_filter
+from vidhook.receiver.handler_parts import Clock, Sources
 from vidhook.receiver.identifiers import MAX_VALUE
-from vidhook.receiver.services import Services
+from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import EventFilter, StoredEvent
 from vidhook.receiver.ui.sessions import Viewer
 from vidhook.receiver.ui.templating import page
@@ -85,8 +86,8 @@ def event_query(
     )  # fmt: skip
 
 
-def _rows_context(rows: list[StoredEvent], services: Services) -> dict[str, Any]:
-    return {"rows": rows, "now": services.clock()}
+def _rows_context(rows: list[StoredEvent], clock: Clock) -> dict[str, Any]:
+    return {"rows": rows, "now": clock()}
 
 
 class EventsController(Controller):
@@ -104,14 +105,16 @@ class EventsController(Controller):
     @get("/events")
     async def events(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        clock: NamedDependency[Clock],
+        sources_by_name: NamedDependency[Sources],
         viewer: NamedDependency[Viewer],
         wanted: NamedDependency[EventQuery],
         cursor: Cursor = "",
     ) -> Response[str]:
         """One page of events, newest first."""
-        where = wanted.to_filter(services.clock(), cursor or None)
-        rows = await services.store.list_events(where, PAGE_SIZE + 1)
+        where = wanted.to_filter(clock(), cursor or None)
+        rows = await store.list_events(where, PAGE_SIZE + 1)
         more = len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE]
         return page(
@@ -122,23 +125,24 @@ class EventsController(Controller):
             cursor=cursor,
             next_cursor=rows[-1].event.id if more else None,
             newest=rows[0].event.id if rows else "",
-            sources=sorted(services.sources),
+            sources=sorted(sources_by_name),
             statuses=STATUSES,
             types=TYPES,
-            **_rows_context(rows, services),
+            **_rows_context(rows, clock),
         )
 
     @get("/live")
     async def live(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        clock: NamedDependency[Clock],
         viewer: NamedDependency[Viewer],
         wanted: NamedDependency[EventQuery],
         after: Cursor = "",
     ) -> Response[str]:
         """The rows newer than `after` under the filter, and the poller that asks again from
         the newest of them; 204 (nothing to swap, polling goes on) when there are none."""
-        newest = await services.store.list_events(wanted.to_filter(services.clock()), PAGE_SIZE)
+        newest = await store.list_events(wanted.to_filter(clock()), PAGE_SIZE)
         fresh = [row for row in newest if row.event.id > after]
         if not fresh:
             return Response("", status_code=204)
@@ -148,5 +152,5 @@ class EventsController(Controller):
             query=wanted,
             newest=fresh[0].event.id,
             overflow=len(fresh) == PAGE_SIZE,
-            **_rows_context(fresh, services),
+            **_rows_context(fresh, clock),
         )

@@ -17,7 +17,9 @@ from litestar.params import QueryParameter
 from litestar.response import Redirect
 
 from vidhook.receiver.api_auth import TokenTable, client_address, grants
-from vidhook.receiver.services import Services
+from vidhook.receiver.config import Settings
+from vidhook.receiver.handler_parts import Clock
+from vidhook.receiver.store import Store
 from vidhook.receiver.ui.sessions import (
     LOGIN_CSRF_COOKIE,
     Viewer,
@@ -43,13 +45,13 @@ def safe_next(target: str | None) -> str:
 
 
 def _login_page(
-    services: Services, status_code: int = 200, error: str | None = None, target: str = ""
+    settings: Settings, status_code: int = 200, error: str | None = None, target: str = ""
 ) -> Response[str]:
     csrf = secrets.token_urlsafe(32)
     response = page(
         "login.html", status_code, viewer=None, csrf=csrf, error=error, next=target, title="Log in"
     )
-    response.set_cookie(login_csrf_cookie(services, csrf))
+    response.set_cookie(login_csrf_cookie(settings, csrf))
     return response
 
 
@@ -62,24 +64,28 @@ class LoginController(Controller):
     @get("/login")
     async def login_form(
         self,
-        services: NamedDependency[Services],
+        settings: NamedDependency[Settings],
         target: Next = None,
         bye: Annotated[bool, QueryParameter()] = False,
     ) -> Response[str]:
         """The login form."""
         note = "You are logged out." if bye else None
-        return _login_page(services, error=note, target=safe_next(target))
+        return _login_page(settings, error=note, target=safe_next(target))
 
     @post("/login")
     async def login(
-        self, request: Request[Any, Any, Any], services: NamedDependency[Services]
+        self,
+        request: Request[Any, Any, Any],
+        store: NamedDependency[Store],
+        settings: NamedDependency[Settings],
+        clock: NamedDependency[Clock],
     ) -> Response[Any]:
         """Check the token; on success start a session and go where the form said."""
         form = await request.form()
         check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE, ""), form)
         tokens: TokenTable = request.app.state.api_tokens
         client = client_address(request)
-        now = services.clock()
+        now = clock()
         tokens.failed_logins.check(client, now)
         value = form.get("token")
         token = tokens.find(value.strip()) if isinstance(value, str) and value.strip() else None
@@ -87,11 +93,11 @@ class LoginController(Controller):
         if token is None:
             locked = tokens.failed_logins.failed(client, now)
             log.warning("dashboard login refused", client=client, locked_out=locked)
-            return _login_page(services, 401, "That token is not a configured API token.", target)
+            return _login_page(settings, 401, "That token is not a configured API token.", target)
         if not grants(token, "read"):
             log.warning("dashboard login refused", client=client, token=token.name, scope="read")
-            return _login_page(services, 403, f"Token {token.name!r} has no read scope.", target)
-        cookie = await start_session(services, token)
+            return _login_page(settings, 403, f"Token {token.name!r} has no read scope.", target)
+        cookie = await start_session(store, settings, clock, token)
         log.info("dashboard login", token=token.name, client=client)
         redirect = Redirect(target, status_code=303)
         redirect.set_cookie(cookie)
@@ -102,12 +108,13 @@ class LoginController(Controller):
     async def logout(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        settings: NamedDependency[Settings],
         viewer: NamedDependency[Viewer],
     ) -> Response[Any]:
         """End the session."""
         check_csrf(viewer.csrf, await request.form())
-        cookie = await end_session(services, viewer)
+        cookie = await end_session(store, settings, viewer)
         log.info("dashboard logout", token=viewer.name)
         redirect = Redirect("/ui/login?bye=true", status_code=303)
         redirect.set_cookie(cookie)

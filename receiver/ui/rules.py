@@ -17,11 +17,12 @@ from litestar.di import NamedDependency
 
 from vidhook.receiver.errors import BadRequest, ConfigError
 from vidhook.receiver.event_filter import build_filter
+from vidhook.receiver.handler_parts import Clock, Sinks
 from vidhook.receiver.rules_trial import RuleReport, rules_from_text, stored_for_trial, trial_rules
-from vidhook.receiver.services import Services
+from vidhook.receiver.store import Store
 from vidhook.receiver.ui.sessions import Viewer, check_csrf
 from vidhook.receiver.ui.templating import page
-from vidhook.routes.rules import Rule
+from vidhook.routes.rules import Rule, RuleHolder
 
 __all__ = ["RulesController", "Trial"]
 
@@ -51,38 +52,45 @@ def _field(form: Any, name: str, limit: int) -> str:
     return text
 
 
-async def run_trial(services: Services, trial: Trial) -> None:
+async def run_trial(store: Store, sinks_by_name: Sinks, clock: Clock, trial: Trial) -> None:
     """Try `trial.text` over the window; fill in its reports, or `error` saying what is wrong."""
     try:
-        rules = rules_from_text(trial.text, "pasted rule", set(services.sinks))
-        if not rules.rules:
+        pasted = rules_from_text(trial.text, "pasted rule", set(sinks_by_name))
+        if not pasted.rules:
             raise ConfigError("pasted rule: no rule: write at least one [[rules]] table")
         where = build_filter(
-            now=services.clock(), since=trial.since.strip() or None,
+            now=clock(), since=trial.since.strip() or None,
             until=trial.until.strip() or None, labels={}, cursor=None,
         )  # fmt: skip
         hint = "narrow the time window"
-        events = await stored_for_trial(services.store, where, MAX_EVENTS, hint=hint)
+        events = await stored_for_trial(store, where, MAX_EVENTS, hint=hint)
     except (ConfigError, BadRequest) as exc:
         trial.error = exc.message
         return
-    trial.reports, trial.unrouted = trial_rules(rules, events, SHOWN)
+    trial.reports, trial.unrouted = trial_rules(pasted, events, SHOWN)
     trial.tested = len(events)
 
 
-def _show(services: Services, viewer: Viewer, trial: Trial, status: int = 200) -> Response[str]:
-    loaded: list[Rule] = list(services.rules.current.rules)
+def _show(
+    rules: RuleHolder,
+    sinks_by_name: Sinks,
+    clock: Clock,
+    viewer: Viewer,
+    trial: Trial,
+    status: int = 200,
+) -> Response[str]:
+    loaded: list[Rule] = list(rules.current.rules)
     return page(
         "rules.html",
         status,
         viewer=viewer,
         title="Rules",
         rules=loaded,
-        groupable=services.rules.current.groupable,
+        groupable=rules.current.groupable,
         trial=trial,
-        example=EXAMPLE.format(sink=min(services.sinks, default="my-sink")),
+        example=EXAMPLE.format(sink=min(sinks_by_name, default="my-sink")),
         shown=SHOWN,
-        now=services.clock(),
+        now=clock(),
     )
 
 
@@ -94,16 +102,23 @@ class RulesController(Controller):
 
     @get("/")
     async def rules(
-        self, services: NamedDependency[Services], viewer: NamedDependency[Viewer]
+        self,
+        rules: NamedDependency[RuleHolder],
+        sinks_by_name: NamedDependency[Sinks],
+        clock: NamedDependency[Clock],
+        viewer: NamedDependency[Viewer],
     ) -> Response[str]:
         """The rules in force, and an empty trial form."""
-        return _show(services, viewer, Trial())
+        return _show(rules, sinks_by_name, clock, viewer, Trial())
 
     @post("/try")
     async def try_rule(
         self,
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        rules: NamedDependency[RuleHolder],
+        sinks_by_name: NamedDependency[Sinks],
+        clock: NamedDependency[Clock],
         viewer: NamedDependency[Viewer],
     ) -> Response[str]:
         """The page again, with what the pasted rule would have matched (400 when it does
@@ -115,5 +130,5 @@ class RulesController(Controller):
             since=_field(form, "since", 64),
             until=_field(form, "until", 64),
         )
-        await run_trial(services, trial)
-        return _show(services, viewer, trial, 400 if trial.error else 200)
+        await run_trial(store, sinks_by_name, clock, trial)
+        return _show(rules, sinks_by_name, clock, viewer, trial, 400 if trial.error else 200)

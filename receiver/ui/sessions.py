@@ -18,11 +18,13 @@ from typing import Any
 import msgspec
 from litestar import Request
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
 
 from vidhook.receiver.api_auth import TokenTable, grants
-from vidhook.receiver.config import ApiToken
+from vidhook.receiver.config import ApiToken, Settings
 from vidhook.receiver.errors import Forbidden, Unauthorized
-from vidhook.receiver.services import Services
+from vidhook.receiver.handler_parts import Clock
+from vidhook.receiver.store import Store
 from vidhook.receiver.store.store_sessions import SessionRecord
 
 __all__ = [
@@ -81,11 +83,11 @@ def _key(cookie: str) -> str:
     return hashlib.sha256(cookie.encode()).hexdigest()
 
 
-def _secure(services: Services) -> bool:
-    return services.settings.server.public_url.lower().startswith("https://")
+def _secure(settings: Settings) -> bool:
+    return settings.server.public_url.lower().startswith("https://")
 
 
-def session_cookie(services: Services, value: str, max_age: int) -> Cookie:
+def session_cookie(settings: Settings, value: str, max_age: int) -> Cookie:
     """The session cookie (or, with `max_age` 0, the one that deletes it)."""
     return Cookie(
         key=SESSION_COOKIE,
@@ -94,11 +96,11 @@ def session_cookie(services: Services, value: str, max_age: int) -> Cookie:
         max_age=max_age,
         httponly=True,
         samesite="strict",
-        secure=_secure(services),
+        secure=_secure(settings),
     )
 
 
-def login_csrf_cookie(services: Services, value: str) -> Cookie:
+def login_csrf_cookie(settings: Settings, value: str) -> Cookie:
     """The login form's CSRF cookie, matched against the form's hidden field."""
     return Cookie(
         key=LOGIN_CSRF_COOKIE,
@@ -107,36 +109,37 @@ def login_csrf_cookie(services: Services, value: str) -> Cookie:
         max_age=3600,
         httponly=True,
         samesite="strict",
-        secure=_secure(services),
+        secure=_secure(settings),
     )
 
 
-async def start_session(services: Services, token: ApiToken) -> Cookie:
+async def start_session(store: Store, settings: Settings, clock: Clock, token: ApiToken) -> Cookie:
     """Keep a new session for `token`; return the cookie that names it."""
     value = secrets.token_urlsafe(32)
-    now = services.clock()
+    now = clock()
     record = SessionRecord(
         token_name=token.name, csrf=secrets.token_urlsafe(32), expires_at=now + SESSION_SECONDS
     )
-    await services.store.create_session(_key(value), record, now=now)
-    return session_cookie(services, value, SESSION_SECONDS)
+    await store.create_session(_key(value), record, now=now)
+    return session_cookie(settings, value, SESSION_SECONDS)
 
 
-async def end_session(services: Services, current: Viewer) -> Cookie:
+async def end_session(store: Store, settings: Settings, current: Viewer) -> Cookie:
     """Delete the session from the store; return the cookie that clears it."""
-    await services.store.delete_session(current.key)
-    return session_cookie(services, "", 0)
+    await store.delete_session(current.key)
+    return session_cookie(settings, "", 0)
 
 
-async def viewer(request: Request[Any, Any, Any]) -> Viewer:
+async def viewer(
+    request: Request[Any, Any, Any], store: NamedDependency[Store], clock: NamedDependency[Clock]
+) -> Viewer:
     """Dependency: the logged-in viewer, or LoginRequired (the pages answer with the login
     page). A session whose token is no longer configured is refused too."""
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise LoginRequired()
-    services: Services = request.app.state.services
     key = _key(cookie)
-    record = await services.store.get_session(key, now=services.clock())
+    record = await store.get_session(key, now=clock())
     tokens: TokenTable = request.app.state.api_tokens
     token = tokens.named(record.token_name) if record else None
     if record is None or token is None:

@@ -18,21 +18,23 @@ from litestar.params import FromPath, QueryParameter
 from litestar.response import Redirect
 
 from vidhook.receiver.admin.sinks import sink_views
-from vidhook.receiver.services import Services
+from vidhook.receiver.handler_parts import Clock, Sinks
 from vidhook.receiver.sink_control import pause_sink, resume_sink
+from vidhook.receiver.store import Store
 from vidhook.receiver.ui.deliveries import require_admin
 from vidhook.receiver.ui.sessions import Viewer
 from vidhook.receiver.ui.templating import page
+from vidhook.routes.worker import OutboxWorker
 
 __all__ = ["SinksController"]
 
 log = structlog.get_logger("vidhook")
 
 
-def _changed(services: Services, done: str) -> Redirect:
+def _changed(outbox: OutboxWorker, done: str) -> Redirect:
     # This instance's worker sees the change at once; others on the database within a second.
-    services.outbox.health.forget()
-    services.outbox.wake()
+    outbox.health.forget()
+    outbox.wake()
     return Redirect(f"/ui/sinks?{urlencode({'done': done})}", status_code=303)
 
 
@@ -45,19 +47,21 @@ class SinksController(Controller):
     @get("/")
     async def sinks(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        sinks_by_name: NamedDependency[Sinks],
+        clock: NamedDependency[Clock],
         viewer: NamedDependency[Viewer],
         done: Annotated[str, QueryParameter(max_length=300)] = "",
     ) -> Response[str]:
         """Each sink's health and backlog."""
-        types = {name: sink.config.type for name, sink in services.sinks.items()}
+        types = {name: sink.config.type for name, sink in sinks_by_name.items()}
         return page(
             "sinks.html",
             viewer=viewer,
             title="Sinks",
-            sinks=await sink_views(services.store, types),
+            sinks=await sink_views(store, types),
             done=done,
-            now=services.clock(),
+            now=clock(),
         )
 
     @post("/{sink:str}/pause")
@@ -65,27 +69,33 @@ class SinksController(Controller):
         self,
         sink: FromPath[str],
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        sinks_by_name: NamedDependency[Sinks],
+        clock: NamedDependency[Clock],
+        outbox: NamedDependency[OutboxWorker],
         viewer: NamedDependency[Viewer],
     ) -> Redirect:
         """Pause the sink by hand: its deliveries wait, and no probe goes out until resumed."""
         await require_admin(request, viewer, "pause")
         actor = f"token:{viewer.name}"
-        await pause_sink(services.store, services.sinks, services.clock, sink[:200], actor)
+        await pause_sink(store, sinks_by_name, clock, sink[:200], actor)
         log.info("dashboard pause", token=viewer.name, sink=sink)
-        return _changed(services, f"{sink} is paused; its deliveries wait until it is resumed.")
+        return _changed(outbox, f"{sink} is paused; its deliveries wait until it is resumed.")
 
     @post("/{sink:str}/resume")
     async def resume(
         self,
         sink: FromPath[str],
         request: Request[Any, Any, Any],
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        sinks_by_name: NamedDependency[Sinks],
+        clock: NamedDependency[Clock],
+        outbox: NamedDependency[OutboxWorker],
         viewer: NamedDependency[Viewer],
     ) -> Redirect:
         """Resume the sink, however it was paused; its waiting deliveries go out at once."""
         await require_admin(request, viewer, "resume")
         actor = f"token:{viewer.name}"
-        await resume_sink(services.store, services.sinks, services.clock, sink[:200], actor)
+        await resume_sink(store, sinks_by_name, clock, sink[:200], actor)
         log.info("dashboard resume", token=viewer.name, sink=sink)
-        return _changed(services, f"{sink} is resumed; its waiting deliveries go out now.")
+        return _changed(outbox, f"{sink} is resumed; its waiting deliveries go out now.")

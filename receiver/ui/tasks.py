@@ -13,8 +13,9 @@ from litestar.params import QueryParameter
 
 from vidhook.receiver.errors import BadRequest
 from vidhook.receiver.event import rfc3339_at
+from vidhook.receiver.handler_parts import Clock, Sources
 from vidhook.receiver.identifiers import MAX_NAME
-from vidhook.receiver.services import Services
+from vidhook.receiver.store import Store
 from vidhook.receiver.store.records import TaskState
 from vidhook.receiver.ui.sessions import Viewer
 from vidhook.receiver.ui.templating import page
@@ -39,7 +40,9 @@ class TasksController(Controller):
     @get("/")
     async def tasks(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        clock: NamedDependency[Clock],
+        sources_by_name: NamedDependency[Sources],
         viewer: NamedDependency[Viewer],
         # `state` is a name Litestar keeps for itself: the parameter is renamed on the way in.
         task_state: Annotated[str, QueryParameter(name="state", max_length=16)] = "open",
@@ -49,8 +52,8 @@ class TasksController(Controller):
         state = task_state
         if state and state not in STATES:
             raise BadRequest(f"state: {state[:16]!r} is none of {', '.join(STATES)}")
-        now = services.clock()
-        found = await services.store.list_tasks(
+        now = clock()
+        found = await store.list_tasks(
             source or None,
             state or None,  # type: ignore[arg-type]
             SHOWN,
@@ -64,7 +67,7 @@ class TasksController(Controller):
             state=state,
             source=source,
             states=STATES,
-            sources=sorted(services.sources),
+            sources=sorted(sources_by_name),
             moment=moment,
             now=now,
             shown=SHOWN,

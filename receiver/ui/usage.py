@@ -12,8 +12,10 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import QueryParameter
 
+from vidhook.receiver.config import Settings
 from vidhook.receiver.errors import BadRequest
-from vidhook.receiver.services import Services
+from vidhook.receiver.handler_parts import Clock
+from vidhook.receiver.store import Store
 from vidhook.receiver.ui.sessions import Viewer
 from vidhook.receiver.ui.templating import page
 from vidhook.receiver.usage import DEFAULT_SINCE, parse_group_by, usage_range, usage_report
@@ -32,7 +34,9 @@ class UsageController(Controller):
     @get("/")
     async def usage(
         self,
-        services: NamedDependency[Services],
+        store: NamedDependency[Store],
+        settings: NamedDependency[Settings],
+        clock: NamedDependency[Clock],
         viewer: NamedDependency[Viewer],
         group_by: Annotated[str, QueryParameter(max_length=300)] = "source",
         since: Moment = DEFAULT_SINCE,
@@ -41,16 +45,16 @@ class UsageController(Controller):
         """Usage per group of the events received in [since, until)."""
         form = {"group_by": group_by, "since": since, "until": until}
         try:
-            start, end = usage_range(since.strip() or None, until.strip() or None, services.clock())
+            start, end = usage_range(since.strip() or None, until.strip() or None, clock())
             report = await usage_report(
-                services.store,
-                services.settings.pricing,
+                store,
+                settings.pricing,
                 since=start,
                 until=end,
                 group_by=parse_group_by(group_by),
             )
         except BadRequest as exc:
             return page("usage.html", 400, viewer=viewer, title="Usage", form=form,
-                        report=None, error=exc.message, now=services.clock())  # fmt: skip
+                        report=None, error=exc.message, now=clock())  # fmt: skip
         return page("usage.html", viewer=viewer, title="Usage", form=form, report=report,
-                    error="", now=services.clock())  # fmt: skip
+                    error="", now=clock())  # fmt: skip

@@ -45,6 +45,7 @@ SELECT json_extract(d.value, '$.id'), :id, json_extract(d.value, '$.sink'),
        json_extract(d.value, '$.rule'), :state, 0, json_extract(d.value, '$.webhook_id'), :due, :now, :now
 FROM json_each(:deliveries) d
 WHERE EXISTS (SELECT 1 FROM events WHERE id = :id);
+-- skip when empty: labels
 INSERT INTO event_labels (key, value, event_at, event_id)
 SELECT l.key, l.value, :received_at, :id FROM json_each(:labels) l
 WHERE EXISTS (SELECT 1 FROM events WHERE id = :id)

@@ -6,6 +6,7 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -25,14 +26,44 @@ T = TypeVar("T")
 
 
 _SKIP = re.compile(r"-- skip when empty: (\w+)")
+# A statement's string literals and comments, which hold no parameters, and its `:name`s.
+_LITERAL_OR_COMMENT = re.compile(r"('(?:[^']|'')*'|--[^\n]*)")
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+# What a `skip when empty` parameter holds when empty: no deliveries, no labels.
+_EMPTY = ("[]", "{}")
 
 
-def _split(block: str) -> list[tuple[str, str | None]]:
+@dataclass(frozen=True, slots=True)
+class _Sql:
+    """One statement of a block with its `:name` parameters turned into numbered ones
+    (`?1`, `?2`...), bound from `names` in order: the sqlite3 module binds a dict by asking
+    SQLite for each parameter's name, and binding by number took about 3 µs off the writer's
+    time per ingest (30-odd parameters)."""
+
+    text: str
+    names: tuple[str, ...]
+    skip: str | None
+
+
+def _numbered(sql: str, skip: str | None) -> _Sql:
+    names: dict[str, int] = {}
+
+    def number(match: re.Match[str]) -> str:
+        return f"?{names.setdefault(match.group(1), len(names) + 1)}"
+
+    parts = _LITERAL_OR_COMMENT.split(sql)
+    # split() puts the literals and comments at the odd places
+    text = "".join(part if i % 2 else _NAMED.sub(number, part) for i, part in enumerate(parts))
+    return _Sql(text, tuple(names), skip)
+
+
+def _split(block: str) -> list[_Sql]:
     """The statements of a block: each ends at a line (not a comment) ending in `;`. A
     statement after the line `-- skip when empty: NAME` is left out when the parameter NAME
-    is the empty JSON array (an event's deliveries when no rule routes it): a statement
-    that would change nothing still costs its execution on the writer's thread."""
-    statements: list[tuple[str, str | None]] = []
+    is empty (`[]` or `{}`: an event's deliveries when no rule routes it, its labels when it
+    has none): a statement that would change nothing still costs its execution on the
+    writer's thread."""
+    statements: list[_Sql] = []
     lines: list[str] = []
     skip = None
     for line in block.splitlines():
@@ -42,10 +73,10 @@ def _split(block: str) -> list[tuple[str, str | None]]:
             continue
         lines.append(line)
         if line.rstrip().endswith(";") and not line.lstrip().startswith("--"):
-            statements.append(("\n".join(lines).rstrip().removesuffix(";"), skip))
+            statements.append(_numbered("\n".join(lines).rstrip().removesuffix(";"), skip))
             lines, skip = [], None
     if "".join(lines).strip():
-        statements.append(("\n".join(lines), skip))
+        statements.append(_numbered("\n".join(lines), skip))
     return statements
 
 
@@ -157,14 +188,16 @@ class SqliteConnector:
         if statement.kind == "wake":
             self._wake_after_commit = True
             return None
+        params = statement.params
         rows: list[Row] = []
         count = -1
-        for sql, skip in _STATEMENTS.for_params(statement.name, statement.params):
-            if skip is not None and statement.params[skip] == "[]":
+        for sql in _STATEMENTS.for_params(statement.name, params):
+            if sql.skip is not None and params[sql.skip] in _EMPTY:
                 continue
-            cursor = conn.execute(sql, statement.params)
+            cursor = conn.execute(sql.text, [params[name] for name in sql.names])
             if cursor.description is not None:
-                rows = cursor.fetchall()
+                columns = [column[0] for column in cursor.description]
+                rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
             count = cursor.rowcount if count == -1 else count
         return result_of(statement, rows, count)
 
@@ -190,7 +223,6 @@ def _try_open(path: str) -> None:
 
 
 def _set_up_connection(conn: sqlite3.Connection) -> None:
-    conn.row_factory = _dict_row
     conn.execute("PRAGMA busy_timeout=10000")
 
 
@@ -201,15 +233,11 @@ def _set_up_writer(conn: sqlite3.Connection) -> None:
     _migrate(conn)
 
 
-def _dict_row(cursor: sqlite3.Cursor, values: tuple[Any, ...]) -> Row:
-    return {column[0]: value for column, value in zip(cursor.description, values, strict=True)}
-
-
 def _migrate(conn: sqlite3.Connection) -> None:
     """Apply the pending `sqlite_NNNN_*.sql` migrations (those not yet recorded), each in its
     own transaction."""
     conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    done = {row["version"] for row in conn.execute("SELECT version FROM schema_version")}
+    done = {version for (version,) in conn.execute("SELECT version FROM schema_version")}
     for version, script in migrations("sqlite"):
         if version not in done:
             conn.executescript(

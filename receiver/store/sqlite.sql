@@ -29,16 +29,16 @@ LEFT JOIN events e ON e.source = t.source AND e.task_id = t.task_id AND e.status
 WHERE t.source = :source AND t.task_id = :task_id
 
 -- name: insert_event
--- The event, then its raw request and deliveries only if the event was new (its id exists).
+-- The event with its raw request, then its deliveries and labels only if the event was new
+-- (its id exists).
 INSERT INTO events (id, source, provider, task_id, type, status, model, received_at, stale, held, body,
-    labels, duration_s, resolution, audio, credits, refunded, first_report, gen_seconds, error)
+    labels, duration_s, resolution, audio, credits, refunded, first_report, gen_seconds, error,
+    raw_method, raw_path, raw_client, raw_headers, raw_body)
 VALUES (:id, :source, :provider, :task_id, :type, :status, :model, :received_at, :stale, :held, :body,
-    :labels, :duration_s, :resolution, :audio, :credits, :refunded, :first_report, :gen_seconds, :error)
+    :labels, :duration_s, :resolution, :audio, :credits, :refunded, :first_report, :gen_seconds, :error,
+    :method, :path, :client, :headers, :raw_body)
 ON CONFLICT (source, task_id, status) DO NOTHING
 RETURNING id;
-INSERT INTO raw_requests (event_id, method, path, client, headers, body)
-SELECT :id, :method, :path, :client, :headers, :raw_body
-WHERE EXISTS (SELECT 1 FROM events WHERE id = :id);
 -- skip when empty: deliveries
 INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
 SELECT json_extract(d.value, '$.id'), :id, json_extract(d.value, '$.sink'),
@@ -85,7 +85,7 @@ WHERE id IN (
 )
 RETURNING id, event_id, sink, webhook_id, attempts, replay, next_at, group_id, digest_id,
     (SELECT e.body FROM events e WHERE e.id = deliveries.event_id) AS event,
-    (SELECT r.body FROM raw_requests r WHERE r.event_id = deliveries.event_id) AS raw_body
+    (SELECT e.raw_body FROM events e WHERE e.id = deliveries.event_id) AS raw_body
 
 -- name: finish
 INSERT INTO attempts (delivery_id, number, at, outcome, status_code, latency_ms, error, response)
@@ -167,7 +167,9 @@ SELECT count(*) AS count FROM events e WHERE /* include event_filter */
 SELECT body, stale, held, note FROM events WHERE id = :id
 
 -- name: get_raw
-SELECT method, path, client, headers, body FROM raw_requests WHERE event_id = :id
+SELECT raw_method AS method, raw_path AS path, raw_client AS client, raw_headers AS headers,
+    raw_body AS body
+FROM events WHERE id = :id AND raw_body IS NOT NULL
 
 -- name: deliveries_of_event
 SELECT id, event_id, sink, rule, state, replay, webhook_id, attempts, next_at, created_at, updated_at, last_error
@@ -214,8 +216,11 @@ FROM deliveries d GROUP BY sink ORDER BY sink
 SELECT at, source, reason, status, message, client, size, head FROM rejected ORDER BY id DESC LIMIT :limit
 
 -- name: prune_raw
-DELETE FROM raw_requests WHERE event_id IN (SELECT id FROM events WHERE received_at < :before)
-  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = raw_requests.event_id AND d.state IN ('pending', 'held'))
+-- The raw request lives in its event's row: cleared here (and counted, as PostgreSQL counts
+-- the rows it deletes), gone with the row when prune_events deletes it.
+UPDATE events SET raw_method = NULL, raw_path = NULL, raw_client = NULL, raw_headers = NULL, raw_body = NULL
+WHERE received_at < :before AND raw_body IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state IN ('pending', 'held'))
 
 -- name: prune_attempts
 DELETE FROM attempts WHERE at < :before

@@ -62,7 +62,7 @@ def stored(database: Path) -> dict[str, str]:
     """task_id -> event id of every event with its raw request, read from the SQLite file."""
     with sqlite3.connect(database) as db:
         rows = db.execute(
-            "SELECT e.task_id, e.id FROM events e JOIN raw_requests r ON r.event_id = e.id"
+            "SELECT task_id, id FROM events WHERE raw_body IS NOT NULL"
         ).fetchall()
     return dict(rows)
 

@@ -61,9 +61,7 @@ async def stream_then_kill(server: ServeProcess, round_: int) -> Stream:
 def stored(database: Path) -> dict[str, str]:
     """task_id -> event id of every event with its raw request, read from the SQLite file."""
     with sqlite3.connect(database) as db:
-        rows = db.execute(
-            "SELECT task_id, id FROM events WHERE raw_body IS NOT NULL"
-        ).fetchall()
+        rows = db.execute("SELECT task_id, id FROM events WHERE raw_body IS NOT NULL").fetchall()
     return dict(rows)
 
 

@@ -18,13 +18,14 @@ The idle keep-alive timeout is uvicorn's (`timeout_keep_alive`), which closes si
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import httptools
 import msgspec
 import structlog
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 from vidhook.receiver.config import ServerConfig
@@ -87,7 +88,14 @@ class EdgeProtocol(HttpToolsProtocol):
         self._reading_head = True
         self._head_bytes = self._head_size = 0
         self._received_any = False
-        self._deadline: asyncio.TimerHandle | None = None
+        # One deadline at a time (head, body or idle keep-alive), checked by one timer that
+        # wakes at least every `_tick`: moving a deadline is two stores, not a timer handle
+        # made and cancelled, three times per request (about 6 µs of the loop per callback).
+        self._deadline = 0.0
+        self._expire: Callable[[], None] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        limits = self.limits
+        self._tick = min(limits.header_timeout, limits.body_timeout, limits.keepalive_timeout)
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -103,6 +111,9 @@ class EdgeProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -126,7 +137,7 @@ class EdgeProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._reading_head = True
         self._head_bytes = self._head_size = 0
-        if self._deadline is None:  # a new connection's deadline already runs
+        if self._expire is None:  # a new connection's deadline already runs
             self._arm(self.limits.header_timeout, self._head_too_slow)
 
     def on_url(self, url: bytes) -> None:
@@ -143,7 +154,10 @@ class EdgeProtocol(HttpToolsProtocol):
             self._refuse_head()
             raise _HeadRefused  # stops the parser; the request never reaches the app
         self._arm(self.limits.body_timeout, self._body_too_slow)
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not previous:
+            self.cycle.transport = _HeadWithBody(self.transport, self.cycle)  # type: ignore[assignment]
 
     def on_message_complete(self) -> None:
         self._disarm()
@@ -196,11 +210,83 @@ class EdgeProtocol(HttpToolsProtocol):
         client = f"{self.client[0]}:{self.client[1]}" if self.client else None
         log.warning("request refused", status=status, code=code, client=client, reason=message)
 
-    def _arm(self, seconds: float, callback: Any) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, callback)
+    def on_response_complete(self) -> None:
+        # uvicorn's, with the idle keep-alive timeout kept as this connection's deadline.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self._unset_keepalive_if_required()
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._arm(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+
+    def _unset_keepalive_if_required(self) -> None:
+        if self._expire == self.timeout_keep_alive_handler:
+            self._expire = None
+
+    def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
+        self._deadline = self.loop.time() + seconds
+        self._expire = callback
+        if self._timer is None:  # a running timer wakes within `_tick`, before this deadline
+            self._timer = self.loop.call_later(min(seconds, self._tick), self._check_deadline)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._expire = None
+
+    def _check_deadline(self) -> None:
+        self._timer = None
+        expire = self._expire
+        if expire is None:
+            return
+        remaining = self._deadline - self.loop.time()
+        if remaining > 0:
+            self._timer = self.loop.call_later(min(remaining, self._tick), self._check_deadline)
+        else:
+            self._expire = None
+            expire()
+
+
+class _HeadWithBody:
+    """The connection's transport as one response sees it: the response's head waits for the
+    first write of its body so that both leave in one send. Two writes cost two system calls
+    and two TCP segments; one saved about 3 µs of the event loop per callback."""
+
+    __slots__ = ("cycle", "head", "started", "transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        self.transport = transport
+        self.cycle = cycle
+        self.head: bytes | None = None
+        self.started = False
+
+    def write(self, data: bytes) -> None:
+        head = self.head
+        if head is not None:
+            self.head = None
+            self.transport.write(head + data)
+        elif not self.started and self.cycle.response_started:
+            # The head: held unless it goes alone (HEAD) or starts a stream (chunked). A
+            # held head always meets its body's write, even an empty one, or close().
+            self.started = True
+            if self.cycle.chunked_encoding or self.cycle.scope["method"] == "HEAD":
+                self.transport.write(data)
+            else:
+                self.head = data
+        else:
+            self.transport.write(data)  # "100 Continue", or the body after its head
+
+    def flush(self) -> None:
+        """Write a held head now."""
+        if self.head is not None:
+            head, self.head = self.head, None
+            self.transport.write(head)
+
+    def close(self) -> None:
+        self.flush()
+        self.transport.close()
+
+    def is_closing(self) -> bool:
+        return self.transport.is_closing()

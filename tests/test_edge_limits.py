@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -194,3 +195,41 @@ async def test_a_malformed_request_line_gets_a_json_400_and_a_json_log_line(
     lines = [line for line in server.log.read_text().splitlines() if line.strip()]
     assert lines
     assert all(line.startswith("{") for line in lines), lines
+
+
+def _keep_alive_exchange(sock: socket.socket, task_id: str) -> int:
+    """One callback on an open connection; the answer's status."""
+    body = vibegen_callback(task_id)
+    sock.sendall(callback_head(b"\r\n", len(body)) + body)
+    raw = b""
+    while b"\r\n\r\n" not in raw:
+        raw += sock.recv(65536)
+    head, _, answer = raw.partition(b"\r\n\r\n")
+    while len(answer) < int(parse_answer(head).headers["content-length"]):
+        answer += sock.recv(65536)
+    return parse_answer(head).status
+
+
+def _seconds_until_closed(sock: socket.socket) -> float:
+    start = time.monotonic()
+    sock.settimeout(10)
+    while sock.recv(65536):
+        pass
+    return time.monotonic() - start
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout(
+    tmp_path: Path,
+) -> None:
+    server = serve(tmp_path, 'keepalive_timeout = "1s"\nheader_timeout = "3s"')
+    await server.start()
+    try:
+        with socket.create_connection(("127.0.0.1", server.port)) as sock:
+            # Busy for longer than either timeout: each request moves the deadlines on.
+            for number in range(8):
+                assert await asyncio.to_thread(_keep_alive_exchange, sock, f"ka-{number}") == 200
+                await asyncio.sleep(0.5)
+            idle = await asyncio.to_thread(_seconds_until_closed, sock)
+        assert 0.4 <= idle <= 2.5, idle
+    finally:
+        server.stop()

@@ -50,29 +50,25 @@ class HookRoute:
         name, slash, token = path[7:].partition("/")
         if not name or (slash and (not token or "/" in token)):
             return None
-        host = next((value for key, value in scope["headers"] if key == b"host"), None)
+        headers, host, request_id = _read_headers(scope)
         if host is not None and not _HOST.fullmatch(host):
             return None
-        return self.hook_request(scope, name, token or None)
+        return _request(scope, name, token or None, headers, request_id)
 
     @staticmethod
     def hook_request(scope: Scope, name: str, token: str | None) -> HookRequest:
         """The callback's request read off the scope."""
-        headers: dict[str, str] = {}
-        for raw_name, raw_value in scope["headers"]:
-            key, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        client = scope.get("client")
-        return HookRequest(name, token, headers, client[0] if client else "", scope["query_string"])
+        headers, _, request_id = _read_headers(scope)
+        return _request(scope, name, token, headers, request_id)
 
     async def serve(self, scope: Scope, receive: Receive, send: Send, request: HookRequest) -> None:
         """Answer a claimed callback, with its request id bound to the log and echoed."""
-        request_id = request_id_for(_last_header(scope, b"x-request-id"))
-        structlog.contextvars.bind_contextvars(request_id=request_id.decode())
+        request_id = request_id_for(request.request_id)
+        bound = structlog.contextvars.bind_contextvars(request_id=request_id.decode())
         try:
             await self.respond(receive, send, request, (b"x-request-id", request_id))
         finally:
-            structlog.contextvars.unbind_contextvars("request_id")
+            structlog.contextvars.reset_contextvars(**bound)
 
     def answer_for(self, request: HookRequest) -> ASGIApp:
         """The ASGI app answering a callback that Litestar routed (its middleware adds the
@@ -132,13 +128,30 @@ class HookRoute:
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
-def _last_header(scope: Scope, name: bytes) -> bytes:
-    """A header's last raw value, or b"" (as a dict of the raw headers would give it)."""
-    found = b""
-    for key, value in scope["headers"]:
-        if key == name:
-            found = value
-    return found
+def _read_headers(scope: Scope) -> tuple[dict[str, str], bytes | None, bytes]:
+    """The headers as `HookRequest` holds them, the first Host header's raw value (or None) and
+    the last X-Request-ID's (or b"", as a dict of the raw headers would give it): one pass."""
+    headers: dict[str, str] = {}
+    host: bytes | None = None
+    request_id = b""
+    for raw_name, raw_value in scope["headers"]:
+        if raw_name == b"host":
+            if host is None:
+                host = raw_value
+        elif raw_name == b"x-request-id":
+            request_id = raw_value
+        key, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers, host, request_id
+
+
+def _request(
+    scope: Scope, name: str, token: str | None, headers: dict[str, str], request_id: bytes
+) -> HookRequest:
+    client = scope.get("client")
+    return HookRequest(
+        name, token, headers, client[0] if client else "", scope["query_string"], request_id
+    )
 
 
 async def _answer(send: Send, status: int, body: bytes, extra: tuple[Any, ...]) -> None:

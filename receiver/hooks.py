@@ -73,10 +73,10 @@ class HookAnswer(msgspec.Struct):
 
 class HookRequest:
     """A callback's request as its checks see it: the source name and URL token from the path,
-    header names lower-cased with a repeated header's values joined by ", ", the peer address
-    and the raw query string."""
+    header names lower-cased with a repeated header's values joined by ", ", the peer address,
+    the raw query string and the raw value of the last `X-Request-ID` header (b"" if none)."""
 
-    __slots__ = ("client_host", "headers", "name", "query_string", "token")
+    __slots__ = ("client_host", "headers", "name", "query_string", "request_id", "token")
 
     def __init__(
         self,
@@ -85,12 +85,14 @@ class HookRequest:
         headers: dict[str, str],
         client_host: str,
         query_string: bytes,
+        request_id: bytes = b"",
     ) -> None:
         self.name = name
         self.token = token
         self.headers = headers
         self.client_host = client_host
         self.query_string = query_string
+        self.request_id = request_id
 
     def declared_length(self) -> int | None:
         """The Content-Length header as a number, or None when absent or not a number."""

@@ -84,11 +84,7 @@ def ingest(
         task, stale = known, True
     else:
         task, stale = moved, False
-    final = msgspec.structs.replace(
-        event,
-        labels={**event.labels, **rows.decode_labels(task["labels"])},
-        **with_facts(event, task["facts"]),
-    )
+    final = _with_task(event, task["labels"], task["facts"])
     pairs, joins = ([], []) if stale else split_routes(route(final))
     if hold:  # the groups are joined on release, when the provider has confirmed the event
         pairs, joins = pairs + [(j.rule, j.sink) for j in joins], []
@@ -129,6 +125,16 @@ def join_groups(event_id: str, joins: Sequence[GroupJoin], *, moment: float, now
         moment=moment,
         now=now,
     )
+
+
+def _with_task(event: Event, labels: str | bytes, facts: str | bytes | None) -> Event:
+    """The event with its task's labels over its own and the task's facts in its gaps; the
+    event itself when the task has neither (most tasks: a copy costs the writer ~5 µs)."""
+    fill = with_facts(event, facts)
+    if labels in ("{}", b"{}") and not fill:
+        return event
+    merged = {**event.labels, **rows.decode_labels(labels)}
+    return msgspec.structs.replace(event, labels=merged, **fill)
 
 
 def _archive_plan(event: Event, archive: ArchivePlan | None) -> ArchivePlan | None:
@@ -177,7 +183,7 @@ def _event_params(
         "state": "held" if hold else "pending",
         "now": now,
         "due": due,
-        "deliveries": delivery_plan([(event.id, pairs)]),
+        "deliveries": delivery_plan([(event.id, pairs)]) if pairs else "[]",
     }
 
 

@@ -195,8 +195,9 @@ class SqliteConnector:
             if sql.skip is not None and params[sql.skip] in _EMPTY:
                 continue
             cursor = conn.execute(sql.text, [params[name] for name in sql.names])
-            if cursor.description is not None:
-                columns = [column[0] for column in cursor.description]
+            description = cursor.description  # built anew on each read
+            if description is not None:
+                columns = [column[0] for column in description]
                 rows = [dict(zip(columns, values, strict=True)) for values in cursor.fetchall()]
             count = cursor.rowcount if count == -1 else count
         return result_of(statement, rows, count)

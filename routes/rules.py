@@ -90,6 +90,8 @@ class RuleSet:
     def plan(self, event: Event) -> Routes:
         """Where an event goes on ingest: as `route`, except that a grouped rule's slack and
         email sinks get a group join instead of a (rule, sink) pair."""
+        if not self.rules:  # stored, sent nowhere: no need to turn the event into a document
+            return Routes([], [])
         doc = msgspec.to_builtins(event)
         pairs: list[tuple[str, str]] = []
         joins: list[GroupJoin] = []

@@ -8,9 +8,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+import structlog
+from structlog.contextvars import merge_contextvars
+from structlog.testing import capture_logs
 
 from tests.conftest import fixture_bytes
 from tests.test_receive_errors import error_of, rejections
+from vidhook.receiver.hook_route import HookRoute
+from vidhook.receiver.hooks import HookRequest
 from vidhook.receiver.store.records import EventFilter
 
 TOKEN = "tok-route-5d1e0f"
@@ -117,3 +122,23 @@ async def test_the_endpoint_stays_documented_in_the_schema(vidhook: Any) -> None
         assert {"200", "400", "401", "404", "413", "422", "429", "503"} <= set(
             operation["responses"]
         )
+
+
+class _LoggingRoute(HookRoute):
+    """A route whose callback handling only logs a line."""
+
+    def __init__(self) -> None:
+        pass
+
+    async def respond(self, receive: Any, send: Any, request: Any, *extra: Any) -> None:
+        structlog.get_logger("test").info("handling", echoed=dict(extra)[b"x-request-id"])
+
+
+async def test_the_request_id_is_bound_to_the_requests_log_lines_and_only_to_them() -> None:
+    request = HookRequest("vibegen", TOKEN, {}, "127.0.0.1", b"", b"provider-req-7")
+    with capture_logs(processors=[merge_contextvars]) as logs:
+        await _LoggingRoute().serve({}, None, None, request)  # type: ignore[arg-type]
+        structlog.get_logger("test").info("after")
+    assert logs[0]["request_id"] == "provider-req-7"
+    assert logs[0]["echoed"] == b"provider-req-7"
+    assert "request_id" not in logs[1]

@@ -88,11 +88,12 @@ class EdgeProtocol(HttpToolsProtocol):
         self._reading_head = True
         self._head_bytes = self._head_size = 0
         self._received_any = False
-        # One deadline at a time (head, body or idle keep-alive), checked by one timer that
-        # wakes at least every `_tick`: moving a deadline is two stores, not a timer handle
+        # The head's or body's deadline, and the idle keep-alive one, checked by one timer that
+        # wakes at least every `_tick`: moving a deadline is a store or two, not a timer handle
         # made and cancelled, three times per request (about 6 µs of the loop per callback).
         self._deadline = 0.0
         self._expire: Callable[[], None] | None = None
+        self._idle_until: float | None = None
         self._timer: asyncio.TimerHandle | None = None
         limits = self.limits
         self._tick = min(limits.header_timeout, limits.body_timeout, limits.keepalive_timeout)
@@ -228,32 +229,39 @@ class EdgeProtocol(HttpToolsProtocol):
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
         else:
-            self._arm(self.timeout_keep_alive, self.timeout_keep_alive_handler)
+            self._idle_until = self.loop.time() + self.timeout_keep_alive
+            self._wake_within(self.timeout_keep_alive)
 
     def _unset_keepalive_if_required(self) -> None:
-        if self._expire == self.timeout_keep_alive_handler:
-            self._expire = None
+        self._idle_until = None
 
     def _arm(self, seconds: float, callback: Callable[[], None]) -> None:
         self._deadline = self.loop.time() + seconds
         self._expire = callback
-        if self._timer is None:  # a running timer wakes within `_tick`, before this deadline
-            self._timer = self.loop.call_later(min(seconds, self._tick), self._check_deadline)
+        self._wake_within(seconds)
 
     def _disarm(self) -> None:
         self._expire = None
 
-    def _check_deadline(self) -> None:
+    def _wake_within(self, seconds: float) -> None:
+        if self._timer is None:  # a running timer wakes within `_tick`, before any deadline
+            self._timer = self.loop.call_later(min(seconds, self._tick), self._check_deadlines)
+
+    def _check_deadlines(self) -> None:
         self._timer = None
+        now = self.loop.time()
+        if self._idle_until is not None and self._idle_until <= now:
+            self._idle_until = None
+            self.timeout_keep_alive_handler()
         expire = self._expire
-        if expire is None:
-            return
-        remaining = self._deadline - self.loop.time()
-        if remaining > 0:
-            self._timer = self.loop.call_later(min(remaining, self._tick), self._check_deadline)
-        else:
+        if expire is not None and self._deadline <= now:
             self._expire = None
             expire()
+        waits = [self._deadline - now] if self._expire is not None else []
+        if self._idle_until is not None:
+            waits.append(self._idle_until - now)
+        if waits:
+            self._wake_within(max(min(waits), 0.0))
 
 
 class _HeadWithBody:

@@ -233,3 +233,39 @@ async def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeo
         assert 0.4 <= idle <= 2.5, idle
     finally:
         server.stop()
+
+
+def _pipelined_then_trickled(port: int) -> tuple[int, bytes]:
+    """A whole callback and the start of a second head in one send, then the second head a
+    byte every 0.4 s for up to 6 s: the first answer's status and all that followed it."""
+    body = vibegen_callback("ka-trickle")
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(callback_head(b"\r\n", len(body)) + body + callback_head())
+        status = int(sock.recv(65536).split(b" ", 2)[1])
+        sock.settimeout(0.4)
+        rest = b""
+        for _ in range(15):
+            try:
+                sock.sendall(b"X")
+                chunk = sock.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not chunk:
+                break
+            rest += chunk
+        return status, rest
+
+
+async def test_a_head_trickled_after_a_pipelined_request_is_cut_off_at_the_header_timeout(
+    tmp_path: Path,
+) -> None:
+    server = serve(tmp_path, 'keepalive_timeout = "1s"\nheader_timeout = "2s"')
+    await server.start()
+    try:
+        status, rest = await asyncio.to_thread(_pipelined_then_trickled, server.port)
+        assert status == 200
+        assert parse_answer(rest).status == 408
+    finally:
+        server.stop()

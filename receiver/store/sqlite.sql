@@ -19,8 +19,10 @@ ON CONFLICT (source, task_id) DO UPDATE SET
     status = excluded.status, rank = excluded.rank, updated_at = excluded.updated_at,
     reports = tasks.reports + 1,
     poll = CASE WHEN excluded.rank >= 2 THEN 0 ELSE tasks.poll END
-WHERE tasks.rank < excluded.rank
-RETURNING labels, reports, facts
+WHERE tasks.rank < excluded.rank;
+-- the row read back only when the upsert changed it (RETURNING cost the writer more)
+SELECT labels, reports, facts FROM tasks
+WHERE changes() > 0 AND source = :source AND task_id = :task_id
 
 -- name: task_and_event
 SELECT t.labels AS labels, t.facts AS facts, e.body AS body, e.stale AS stale
@@ -37,8 +39,7 @@ INSERT INTO events (id, source, provider, task_id, type, status, model, received
 VALUES (:id, :source, :provider, :task_id, :type, :status, :model, :received_at, :stale, :held, :body,
     :labels, :duration_s, :resolution, :audio, :credits, :refunded, :first_report, :gen_seconds, :error,
     :method, :path, :client, :headers, :raw_body)
-ON CONFLICT (source, task_id, status) DO NOTHING
-RETURNING id;
+ON CONFLICT (source, task_id, status) DO NOTHING;
 -- skip when empty: deliveries
 INSERT INTO deliveries (id, event_id, sink, rule, state, replay, webhook_id, next_at, created_at, updated_at)
 SELECT json_extract(d.value, '$.id'), :id, json_extract(d.value, '$.sink'),

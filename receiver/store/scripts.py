@@ -92,7 +92,8 @@ def ingest(
     due = moment + keep.wait if keep is not None and keep.wait > 0 else 0.0
     first = not stale and moved["reports"] == 1
     params = _event_params(final, raw, pairs, stale=stale, hold=hold, now=now, due=due, first=first)
-    added = yield execute("insert_event", **key, **params)  # counts the events row it added
+    params.update(key)  # one dict of 30-odd parameters, not a second one built as keywords
+    added = yield Statement("insert_event", params, "count")  # counts the events row it added
     if not added:  # a task row behind its events, never in normal operation
         return _duplicate((yield fetch_one("event_by_key", **key)))
     if keep is not None:

@@ -52,7 +52,7 @@ def main() -> int:
             if args.py_spy:
                 spy = subprocess.Popen(
                     ["py-spy", "record", "-p", str(pid), "-d", f"{args.duration:g}", "-r", "200",
-                     "-f", "raw", "-o", args.py_spy, "--nonblocking"],
+                     "-f", "raw", "-o", args.py_spy, "--nonblocking", "--threads"],
                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                 )  # fmt: skip
             before = thread_ticks(pid)

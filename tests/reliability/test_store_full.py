@@ -24,7 +24,7 @@ def _padded(task_id: str) -> bytes:
 
 
 def _full(conn: sqlite3.Connection) -> None:
-    pages = conn.execute("PRAGMA page_count").fetchone()["page_count"]
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
     conn.execute(f"PRAGMA max_page_count = {pages}")
 
 

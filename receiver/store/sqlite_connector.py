@@ -6,7 +6,7 @@ import asyncio
 import re
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any, TypeVar
 
@@ -39,25 +39,13 @@ class _Sql:
     """One statement of a block with its `:name` parameters turned into numbered ones
     (`?1`, `?2`...), bound from `names` in order: the sqlite3 module binds a dict by asking
     SQLite for each parameter's name, and binding by number took about 3 µs off the writer's
-    time per ingest (30-odd parameters)."""
+    time per ingest (30-odd parameters). `bind` reads those values from a statement's
+    parameters."""
 
     text: str
     names: tuple[str, ...]
     skip: str | None
-    # The values for `names`, in order, from a statement's parameters.
-    bind: Callable[[Mapping[str, Any]], Sequence[Any]] = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        # One itemgetter reads them all in C (a list comprehension over the 30-odd names of
-        # insert_event cost ingest about 2 µs more); one name gives a value, not a tuple.
-        names = self.names
-        if len(names) > 1:
-            bind: Callable[[Mapping[str, Any]], Sequence[Any]] = itemgetter(*names)
-        elif names:
-            bind = lambda params: (params[names[0]],)  # noqa: E731
-        else:
-            bind = lambda params: ()  # noqa: E731
-        object.__setattr__(self, "bind", bind)
+    bind: Callable[[Mapping[str, Any]], Sequence[Any]]
 
 
 def _numbered(sql: str, skip: str | None) -> _Sql:
@@ -69,7 +57,16 @@ def _numbered(sql: str, skip: str | None) -> _Sql:
     parts = _LITERAL_OR_COMMENT.split(sql)
     # split() puts the literals and comments at the odd places
     text = "".join(part if i % 2 else _NAMED.sub(number, part) for i, part in enumerate(parts))
-    return _Sql(text, tuple(names), skip)
+    return _Sql(text, tuple(names), skip, _values_of(tuple(names)))
+
+
+def _values_of(names: tuple[str, ...]) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
+    """A reader of `names`' values in order: one itemgetter reads them all in C (a list
+    comprehension over insert_event's 30-odd names cost ingest about 2 µs more); for one
+    name an itemgetter gives the value itself, not a tuple."""
+    if len(names) > 1:
+        return itemgetter(*names)
+    return lambda params: tuple(params[name] for name in names)
 
 
 def _split(block: str) -> list[_Sql]:
